@@ -1,0 +1,157 @@
+# ims: top-level build. GNU make only; no configure step.
+#
+#   make                 static + shared library and imsctl (debug build, -Werror)
+#   make test            build and run every test
+#   make sanitize        every test under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make tsan            the concurrent tests (*_mt) under ThreadSanitizer
+#   make demo            run the demo
+#   make install PREFIX=/usr/local
+#
+# BUILD selects the variant: debug (default), release, asan, tsan. Each
+# variant builds into its own directory under build/.
+
+BUILD   ?= debug
+CC      ?= cc
+ifeq ($(origin CC),default)
+CC      := gcc
+endif
+PREFIX  ?= /usr/local
+O       := build/$(BUILD)
+VERSION := 0.1.0
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wpointer-arith -Wformat=2 -Wundef -Wvla -Wcast-qual -Wwrite-strings \
+        -Wmissing-declarations -Wnull-dereference -Wdouble-promotion
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -fPIC -fvisibility=hidden -pthread $(WARN)
+
+ifeq ($(BUILD),debug)
+OPT := -O1 -Werror
+else ifeq ($(BUILD),release)
+OPT := -O2 -DNDEBUG
+else ifeq ($(BUILD),asan)
+OPT := -O1 -Werror -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+       -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(BUILD),tsan)
+OPT := -O1 -Werror -fsanitize=thread -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=thread
+else
+$(error BUILD must be debug, release, asan or tsan)
+endif
+
+CFLAGS  ?=
+V       ?= 0
+ifeq ($(V),0)
+Q = @printf '  %-6s %s\n' CC $@;
+else
+Q =
+endif
+LDFLAGS ?=
+ALL_CFLAGS  = $(BASE_CFLAGS) $(OPT) -Iinclude $(CFLAGS)
+ALL_LDFLAGS = -pthread $(SAN_LDFLAGS) $(LDFLAGS)
+LIBS        = -lm
+
+LIB_SRCS  := $(sort $(shell find src -name '*.c'))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)
+TOOL_SRCS := $(sort $(wildcard tools/imsctl/*.c))
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(O)/%.o)
+
+UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
+API_SRCS  := $(sort $(wildcard tests/api/*.c))
+STRESS_SRCS := $(sort $(wildcard tests/stress/*.c))
+TEST_BINS := $(UNIT_SRCS:%.c=$(O)/%) $(API_SRCS:%.c=$(O)/%) $(STRESS_SRCS:%.c=$(O)/%)
+MT_BINS   := $(filter %_mt,$(TEST_BINS))
+TEST_HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
+TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(O)/%.o)
+
+STATIC := $(O)/libims.a
+SHARED := $(O)/libims.so.0
+IMSCTL := $(O)/imsctl
+DEPS_STAMP := build/.deps-ok
+
+.PHONY: all lib test sanitize tsan demo install clean deps check-deps tests-build fmt
+all: $(STATIC) $(SHARED) $(IMSCTL)
+lib: $(STATIC) $(SHARED)
+
+# Missing packages are installed by scripts/deps (apt-get); the stamp keeps
+# the check out of every incremental build.
+$(DEPS_STAMP): scripts/deps
+	@scripts/deps
+	@mkdir -p build && touch $@
+deps:
+	@scripts/deps
+
+$(O)/%.o: %.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc -MMD -MP -c $< -o $@
+
+$(O)/tools/%.o: tools/%.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(STATIC): $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJS)
+	$(CC) -shared -Wl,-soname,libims.so.0 $(if $(SAN_LDFLAGS),,-Wl,--no-undefined) -o $@ $^ $(ALL_LDFLAGS) $(LIBS)
+	ln -sf libims.so.0 $(O)/libims.so
+
+$(IMSCTL): $(TOOL_OBJS) $(STATIC)
+	$(CC) -o $@ $(TOOL_OBJS) $(STATIC) $(ALL_LDFLAGS) -ljansson $(LIBS)
+
+# White-box unit and stress tests see src/ and link the static archive.
+TEST_CC = $(CC) $(ALL_CFLAGS) -Isrc -Itests -MMD -MP -o $@ $< $(TEST_HELPER_OBJS) $(STATIC) $(ALL_LDFLAGS) -lcmocka $(LIBS)
+$(O)/tests/unit/%: tests/unit/%.c $(STATIC) $(TEST_HELPER_OBJS)
+	@mkdir -p $(dir $@)
+	$(Q)$(TEST_CC)
+$(O)/tests/stress/%: tests/stress/%.c $(STATIC) $(TEST_HELPER_OBJS)
+	@mkdir -p $(dir $@)
+	$(Q)$(TEST_CC)
+
+# API tests see only include/ and link the shared library: every symbol they
+# use must be exported.
+$(O)/tests/api/%: tests/api/%.c $(SHARED) $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< -L$(O) -l:libims.so.0 -Wl,-rpath,$(CURDIR)/$(O) $(ALL_LDFLAGS) -lcmocka $(LIBS)
+
+$(O)/tests/helpers/%.o: tests/helpers/%.c $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc -Itests -MMD -MP -c $< -o $@
+
+tests-build: $(TEST_BINS) $(IMSCTL)
+
+test: tests-build
+	@scripts/run-tests $(O) $(TEST_BINS) -- tests/cli
+
+# The sanitizer runs build with clang, so that CI builds with both compilers
+# under -Werror (gcc for the plain run, clang here).
+SAN_CC := $(shell command -v clang >/dev/null 2>&1 && echo clang || echo gcc)
+sanitize:
+	@$(MAKE) --no-print-directory BUILD=asan CC=$(SAN_CC) test
+
+tsan:
+	@$(MAKE) --no-print-directory BUILD=tsan CC=$(SAN_CC) tsan-run
+tsan-run: $(MT_BINS)
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" scripts/run-tests $(O) $(MT_BINS)
+
+demo: $(IMSCTL)
+	@$(IMSCTL) demo
+
+$(O)/ims.pc: Makefile
+	@mkdir -p $(dir $@)
+	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: ims\nDescription: Interrupt Message Store and the interrupt machinery around it\nVersion: %s\nLibs: -L$${libdir} -lims\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@
+
+install: all $(O)/ims.pc
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ims $(DESTDIR)$(PREFIX)/bin
+	install -m 644 include/ims/*.h $(DESTDIR)$(PREFIX)/include/ims/
+	install -m 644 $(STATIC) $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(SHARED) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libims.so.0 $(DESTDIR)$(PREFIX)/lib/libims.so
+	install -m 644 $(O)/ims.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 755 $(IMSCTL) $(DESTDIR)$(PREFIX)/bin/
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

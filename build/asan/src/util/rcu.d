@@ -1,0 +1,3 @@
+build/asan/src/util/rcu.o: src/util/rcu.c src/util/rcu.h
+
+src/util/rcu.h:

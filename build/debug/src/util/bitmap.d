@@ -1,0 +1,2 @@
+build/debug/src/util/bitmap.o: src/util/bitmap.c src/util/bitmap.h
+src/util/bitmap.h:

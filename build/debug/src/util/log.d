@@ -1,0 +1,5 @@
+build/debug/src/util/log.o: src/util/log.c src/util/log.h \
+ include/ims/common.h src/util/compiler.h
+src/util/log.h:
+include/ims/common.h:
+src/util/compiler.h:

@@ -1,0 +1,2 @@
+build/debug/src/util/rcu.o: src/util/rcu.c src/util/rcu.h
+src/util/rcu.h:

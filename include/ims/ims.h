@@ -1,0 +1,12 @@
+/*
+ * ims/ims.h - the whole public interface of ims.
+ */
+#ifndef IMS_IMS_H
+#define IMS_IMS_H
+
+#include <ims/common.h>
+#include <ims/cpumask.h>
+#include <ims/irq.h>
+#include <ims/irqdomain.h>
+
+#endif
