@@ -143,6 +143,14 @@ IMS_API int ims_irq_domain_set_info(struct ims_irq_domain *d, unsigned int virq,
 IMS_API struct ims_irq_data *ims_irq_domain_get_irq_data(struct ims_irq_domain *d, unsigned int virq);
 IMS_API int ims_irq_domain_activate_irq(struct ims_irq_core *core, unsigned int irq);
 IMS_API int ims_irq_domain_deactivate_irq(struct ims_irq_core *core, unsigned int irq);
+/*
+ * Deactivate (activate) every level below d, leaving d's own level as it
+ * is: for a level that stops needing its parents' resources while it stays
+ * active, such as a remapping entry switched to posted delivery, which needs
+ * no host vector. Activation is bottom-up and unwinds on failure.
+ */
+IMS_API int ims_irq_domain_activate_parent(struct ims_irq_data *d);
+IMS_API void ims_irq_domain_deactivate_parent(struct ims_irq_data *d);
 
 /* Accessors of a level. */
 IMS_API unsigned int ims_irq_data_irq(const struct ims_irq_data *d);
