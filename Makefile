@@ -151,6 +151,8 @@ install: all $(O)/ims.pc
 	install -m 644 $(O)/ims.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(IMSCTL) $(DESTDIR)$(PREFIX)/bin/
 
+.SECONDARY:
+
 clean:
 	rm -rf build
 
