@@ -35,8 +35,12 @@ SAN_LDFLAGS := -fsanitize=address,undefined
 else ifeq ($(BUILD),tsan)
 OPT := -O1 -Werror -fsanitize=thread -fno-omit-frame-pointer
 SAN_LDFLAGS := -fsanitize=thread
+else ifeq ($(BUILD),fuzz)
+OPT := -O1 -Werror -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+       -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=address,undefined
 else
-$(error BUILD must be debug, release, asan or tsan)
+$(error BUILD must be debug, release, asan, tsan or fuzz)
 endif
 
 CFLAGS  ?=
@@ -70,7 +74,7 @@ SHARED := $(O)/libims.so.0
 IMSCTL := $(O)/imsctl
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all lib test sanitize tsan demo install clean deps check-deps tests-build fmt
+.PHONY: all lib test sanitize tsan demo install clean deps check-deps tests-build fmt fuzz fuzz-run fuzz-smoke tsan-run
 all: $(STATIC) $(SHARED) $(IMSCTL)
 lib: $(STATIC) $(SHARED)
 
@@ -124,6 +128,7 @@ tests-build: $(TEST_BINS) $(IMSCTL)
 
 test: tests-build
 	@scripts/check-exports $(SHARED)
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@scripts/run-tests $(O) $(TEST_BINS) -- tests/cli
 
 # The sanitizer runs build with clang, so that CI builds with both compilers
@@ -136,6 +141,26 @@ tsan:
 	@$(MAKE) --no-print-directory BUILD=tsan CC=$(SAN_CC) tsan-run
 tsan-run: $(MT_BINS)
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" scripts/run-tests $(O) $(MT_BINS)
+
+# libFuzzer targets (clang): fuzz/fuzz_NAME.c with a seed corpus in
+# fuzz/corpus/NAME. `make test` runs each for a few seconds (fuzz-smoke);
+# `make fuzz FUZZ_SECONDS=600` runs longer.
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(O)/fuzz/%)
+FUZZ_HELPERS := $(O)/tests/helpers/fake_msi.o
+FUZZ_SECONDS ?= 5
+$(O)/fuzz/%: fuzz/%.c $(STATIC) $(FUZZ_HELPERS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc -Itests -fsanitize=fuzzer -o $@ $< $(FUZZ_HELPERS) $(STATIC) $(ALL_LDFLAGS) $(LIBS)
+
+fuzz-run: $(FUZZ_BINS)
+	@scripts/run-fuzz $(O) $(FUZZ_SECONDS) $(FUZZ_BINS)
+fuzz-smoke:
+	@if command -v clang >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory BUILD=fuzz CC=clang fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS); \
+	else echo "fuzz: SKIPPED: clang is not installed"; fi
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=fuzz CC=clang fuzz-run FUZZ_SECONDS=$(or $(FUZZ_SECONDS),600)
 
 demo: $(IMSCTL)
 	@$(IMSCTL) demo
