@@ -96,14 +96,14 @@ $(O)/tools/%.o: tools/%.c $(DEPS_STAMP)
 
 $(STATIC): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(SHARED): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libims.so.0 $(if $(SAN_LDFLAGS),,-Wl,--no-undefined) -o $@ $^ $(ALL_LDFLAGS) $(LIBS)
-	ln -sf libims.so.0 $(O)/libims.so
+	$(Q)$(CC) -shared -Wl,-soname,libims.so.0 $(if $(SAN_LDFLAGS),,-Wl,--no-undefined) -o $@ $^ $(ALL_LDFLAGS) $(LIBS)
+	@ln -sf libims.so.0 $(O)/libims.so
 
 $(IMSCTL): $(TOOL_OBJS) $(STATIC)
-	$(CC) -o $@ $(TOOL_OBJS) $(STATIC) $(ALL_LDFLAGS) -ljansson $(LIBS)
+	$(Q)$(CC) -o $@ $(TOOL_OBJS) $(STATIC) $(ALL_LDFLAGS) -ljansson $(LIBS)
 
 # White-box unit and stress tests see src/ and link the static archive.
 TEST_CC = $(CC) $(ALL_CFLAGS) -Isrc -Itests -MMD -MP -o $@ $< $(TEST_HELPER_OBJS) $(STATIC) $(ALL_LDFLAGS) -lcmocka $(LIBS)
@@ -128,7 +128,7 @@ tests-build: $(TEST_BINS) $(IMSCTL)
 
 test: tests-build
 	@scripts/check-exports $(SHARED)
-	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(if $(filter debug,$(BUILD)),$(MAKE) --no-print-directory fuzz-smoke,true)
 	@scripts/run-tests $(O) $(TEST_BINS) -- tests/cli
 
 # The sanitizer runs build with clang, so that CI builds with both compilers
