@@ -271,6 +271,12 @@ int ims__hw_pci_cfg_set_w1c(struct ims_hw_pci_cfg *cfg, uint32_t off, uint32_t s
 
 int ims__hw_pci_add_cap(struct ims_hw_pci_cfg *cfg, uint8_t id, uint32_t len, uint16_t *off)
 {
+	return ims__hw_pci_add_cap_hook(cfg, id, len, NULL, NULL, off);
+}
+
+int ims__hw_pci_add_cap_hook(struct ims_hw_pci_cfg *cfg, uint8_t id, uint32_t len,
+			     ims_hw_pci_cfg_hook_fn fn, void *ctx, uint16_t *off)
+{
 	uint32_t at;
 
 	if (len < 2 || len > IMS_PCI_CFG_SIZE - IMS_PCI_STD_HEADER_SIZE)
@@ -284,6 +290,13 @@ int ims__hw_pci_add_cap(struct ims_hw_pci_cfg *cfg, uint8_t id, uint32_t len, ui
 				  "pci config: capability 0x%02x (%u bytes) does not fit at 0x%x",
 				  id, len, at);
 	}
+	if (fn && cfg->nr_hooks == IMS_HW_PCI_MAX_HOOKS) {
+		ims__mutex_unlock(&cfg->lock);
+		return ims__error(-ENOSPC, "pci config: no room for the hook of capability 0x%02x",
+				  id);
+	}
+	if (fn)
+		cfg->hooks[cfg->nr_hooks++] = (struct cfg_hook){ at, len, fn, ctx };
 	cfg->data[at + IMS_PCI_CAP_ID] = id;
 	cfg->data[at + IMS_PCI_CAP_NEXT] = 0;
 	if (cfg->last_cap)

@@ -90,6 +90,12 @@ int ims__hw_pci_cfg_set_w1c(struct ims_hw_pci_cfg *cfg, uint32_t off, uint32_t s
  * set. Returns its offset in *off; -ENOSPC when it does not fit.
  */
 int ims__hw_pci_add_cap(struct ims_hw_pci_cfg *cfg, uint8_t id, uint32_t len, uint16_t *off);
+/*
+ * Same, with fn hooked on the whole capability: both or neither, so that a
+ * capability model never leaves a capability without its behaviour.
+ */
+int ims__hw_pci_add_cap_hook(struct ims_hw_pci_cfg *cfg, uint8_t id, uint32_t len,
+			     ims_hw_pci_cfg_hook_fn fn, void *ctx, uint16_t *off);
 /* Same for an extended capability, from 0x100; -EINVAL on a 256-byte space. */
 int ims__hw_pci_add_ext_cap(struct ims_hw_pci_cfg *cfg, uint16_t id, uint8_t version,
 			    uint32_t len, uint16_t *off);
