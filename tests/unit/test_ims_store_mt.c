@@ -31,8 +31,13 @@ static atomic_uint_fast64_t bad_messages;
 static atomic_uint_fast64_t sink_calls;
 /* Both threads start together, so that their loops overlap. */
 static pthread_barrier_t start;
-/* The OS thread keeps going until the device thread is done. */
+/*
+ * Each thread keeps going until the other has done a good part of its
+ * work, so that the two loops overlap however they are scheduled.
+ */
 static atomic_bool device_done;
+static atomic_uint os_rounds;
+#define MIN_OS_ROUNDS 1000
 
 static uint32_t addr_of(uint32_t slot)
 {
@@ -66,6 +71,7 @@ static void reset_counters(void)
 	atomic_store(&bad_messages, 0);
 	atomic_store(&sink_calls, 0);
 	atomic_store(&device_done, false);
+	atomic_store(&os_rounds, 0);
 	for (int i = 0; i < NR; i++) {
 		atomic_store(&delivered[i], 0);
 		atomic_store(&last_delivery[i], 0);
@@ -88,7 +94,7 @@ static void *device_thread(void *arg)
 	unsigned int seed = 99;
 
 	pthread_barrier_wait(&start);
-	for (int n = 0; n < SIGNALS; n++) {
+	for (int n = 0; n < SIGNALS || atomic_load(&os_rounds) < MIN_OS_ROUNDS; n++) {
 		uint32_t slot = (uint32_t)rand_r(&seed) % NR;
 		bool wrong = n % 17 == 0;
 		uint64_t before = atomic_fetch_add(&seq, 1) + 1;
@@ -160,7 +166,7 @@ static void *array_os_thread(void *arg)
 	uint64_t v;
 
 	pthread_barrier_wait(&start);
-	for (uint32_t gen = 1; !atomic_load(&device_done); gen++) {
+	for (uint32_t gen = 1; !atomic_load(&device_done); gen++, atomic_fetch_add(&os_rounds, 1)) {
 		uint32_t slot = (uint32_t)rand_r(&seed) % NR;
 
 		awr(os->cfg, slot, IMS_SLOT_CTRL, ctrl_of(slot, true));
@@ -228,7 +234,7 @@ static void *queue_os_thread(void *arg)
 	unsigned int seed = 11;
 
 	pthread_barrier_wait(&start);
-	for (uint32_t gen = 1; !atomic_load(&device_done); gen++) {
+	for (uint32_t gen = 1; !atomic_load(&device_done); gen++, atomic_fetch_add(&os_rounds, 1)) {
 		uint32_t slot = (uint32_t)rand_r(&seed) % NR;
 		uint32_t cmd = IMS_QUEUE_CMD_OP_LOAD_IRQ << IMS_QUEUE_CMD_OP_SHIFT | slot;
 
