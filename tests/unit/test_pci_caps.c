@@ -277,6 +277,8 @@ static void find_functions(void **state)
 	assert_int_equal(ims_pci_find_cap(&acc, IMS_PCI_CAP_ID_EXP, &off), -ENOENT);
 	assert_int_equal(ims_pci_find_ext_cap(&acc, IMS_PCI_EXT_CAP_ID_PASID, &off), 0);
 	assert_int_equal(off, 0x100);
+	assert_int_equal(ims_pci_find_ext_cap(&acc, IMS_PCI_EXT_CAP_ID_DVSEC, &off), 0);
+	assert_int_equal(off, 0x108);
 	assert_int_equal(ims_pci_find_dvsec(&acc, 0x8086, 5, &off), 0);
 	assert_int_equal(off, 0x108);
 	assert_int_equal(ims_pci_find_dvsec(&acc, 0x8086, 6, &off), -ENOENT);

@@ -346,6 +346,7 @@ IMS_API int ims_pci_cap_walk(const struct ims_pci_cfg_access *acc, ims_pci_cap_f
 struct find_ctx {
 	uint16_t id;
 	bool extended;
+	bool dvsec;		/* also match the DVSEC vendor and id */
 	uint16_t vendor;
 	uint16_t dvsec_id;
 	const struct ims_pci_cfg_access *acc;
@@ -358,7 +359,7 @@ static int find_cb(const struct ims_pci_cap *cap, void *ctx)
 
 	if (cap->extended != f->extended || cap->id != f->id)
 		return 0;
-	if (f->extended && f->id == IMS_PCI_EXT_CAP_ID_DVSEC) {
+	if (f->dvsec) {
 		uint32_t hdr1, hdr2;
 		int err;
 
@@ -406,7 +407,7 @@ IMS_API int ims_pci_find_dvsec(const struct ims_pci_cfg_access *acc, uint16_t ve
 			       uint16_t dvsec_id, uint16_t *off)
 {
 	struct find_ctx f = {
-		.id = IMS_PCI_EXT_CAP_ID_DVSEC, .extended = true,
+		.id = IMS_PCI_EXT_CAP_ID_DVSEC, .extended = true, .dvsec = true,
 		.vendor = vendor, .dvsec_id = dvsec_id,
 	};
 
