@@ -100,7 +100,7 @@ int ims__hw_ims_array_create(const struct ims_hw_ims_array_params *p,
 		return -ENOMEM;
 	a->nr = p->nr_slots;
 	ims__spin_init(&a->lock);
-	a->out = (struct ims_hw_slot_out){ *sink, p->rid, &a->stats };
+	a->out = (struct ims_hw_slot_out){ *sink, p->rid, &a->stats, &a->lock };
 	a->slots = ims__calloc(a->nr, sizeof(*a->slots), "ims_array_slots");
 	if (!a->slots)
 		goto free;

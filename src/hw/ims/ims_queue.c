@@ -117,7 +117,7 @@ int ims__hw_ims_queue_create(const struct ims_hw_ims_queue_params *p,
 		return -ENOMEM;
 	q->nr = p->nr_queues;
 	ims__spin_init(&q->lock);
-	q->out = (struct ims_hw_slot_out){ *sink, p->rid, &q->stats };
+	q->out = (struct ims_hw_slot_out){ *sink, p->rid, &q->stats, &q->lock };
 	q->active = ims__calloc(q->nr, sizeof(*q->active), "ims_queue_active");
 	if (!q->active)
 		goto free;

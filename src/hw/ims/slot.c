@@ -31,6 +31,7 @@ int ims__hw_slot_fire_locked(const struct ims_hw_slot *s, bool *pending, bool pa
 {
 	bool slot_pasid = s->ctrl & IMS_SLOT_CTRL_PASID_EN;
 
+	ims__assert_spin_held(out->lock);
 	/* Checked before the mask: a refused signal must not even latch. */
 	if (pasid_valid != slot_pasid ||
 	    (slot_pasid && pasid != s->ctrl >> IMS_SLOT_CTRL_PASID_SHIFT)) {
@@ -49,6 +50,7 @@ int ims__hw_slot_fire_locked(const struct ims_hw_slot *s, bool *pending, bool pa
 void ims__hw_slot_deliver_unmasked_locked(const struct ims_hw_slot *s, bool *pending,
 					  const struct ims_hw_slot_out *out)
 {
+	ims__assert_spin_held(out->lock);
 	if (!*pending || slot_masked(s))
 		return;
 	*pending = false;
@@ -60,6 +62,7 @@ void ims__hw_slot_set_ctrl_locked(struct ims_hw_slot *s, bool *pending, uint32_t
 {
 	uint32_t owner = IMS_SLOT_CTRL_PASID_EN | IMS_SLOT_CTRL_PASID_MASK;
 
+	ims__assert_spin_held(out->lock);
 	ctrl &= IMS_SLOT_CTRL_WRITABLE;
 	if (*pending && ((ctrl ^ s->ctrl) & owner)) {
 		/* Latched for the previous PASID: never the new owner's. */

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "hw/bus.h"
+#include "util/lock.h"
 
 /* The message a slot holds, in register order. */
 struct ims_hw_slot {
@@ -30,11 +31,15 @@ struct ims_hw_ims_stats {
 	uint64_t dropped;	/* pending signals dropped when the slot changed owner */
 };
 
-/* Where a variant's messages go, and the counters they update. */
+/*
+ * Where a variant's messages go, the counters they update, and the lock of
+ * the variant that the _locked functions below assert is held.
+ */
 struct ims_hw_slot_out {
 	struct ims_hw_msi_sink sink;
 	uint16_t rid;
 	struct ims_hw_ims_stats *stats;
+	ims_spinlock_t *lock;
 };
 
 static inline void ims__hw_slot_reset(struct ims_hw_slot *s)

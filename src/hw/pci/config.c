@@ -155,6 +155,12 @@ static int check_access(const struct ims_hw_pci_cfg *cfg, uint32_t off, uint32_t
 	return 0;
 }
 
+void ims__hw_pci_cfg_assert_locked(struct ims_hw_pci_cfg *cfg)
+{
+	ims__assert_mutex_held(&cfg->lock);
+	(void)cfg;
+}
+
 uint32_t ims__hw_pci_cfg_get_locked(struct ims_hw_pci_cfg *cfg, uint32_t off, uint32_t size)
 {
 	ims__assert_mutex_held(&cfg->lock);

@@ -73,6 +73,7 @@ void ims__hw_pci_cfg_dump(struct ims_hw_pci_cfg *cfg, uint8_t *buf, uint32_t len
  */
 void ims__hw_pci_cfg_lock(struct ims_hw_pci_cfg *cfg);
 void ims__hw_pci_cfg_unlock(struct ims_hw_pci_cfg *cfg);
+void ims__hw_pci_cfg_assert_locked(struct ims_hw_pci_cfg *cfg);
 uint32_t ims__hw_pci_cfg_get_locked(struct ims_hw_pci_cfg *cfg, uint32_t off, uint32_t size);
 void ims__hw_pci_cfg_set_locked(struct ims_hw_pci_cfg *cfg, uint32_t off, uint32_t size,
 				uint32_t val);

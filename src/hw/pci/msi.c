@@ -73,6 +73,7 @@ static void msi_deliver_unmasked_locked(struct ims_hw_msi *msi)
 {
 	uint32_t pending = msi->pending;
 
+	ims__hw_pci_cfg_assert_locked(msi->cfg);
 	for (unsigned int v = 0; v < IMS_PCI_MSI_MAX_VECTORS; v++) {
 		if (!(pending >> v & 1) || msi_vector_masked_locked(msi, v))
 			continue;

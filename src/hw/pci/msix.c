@@ -59,12 +59,14 @@ static void msix_send_locked(struct ims_hw_msix *x, unsigned int i)
 		.rid = x->rid,
 	};
 
+	ims__assert_spin_held(&x->lock);
 	x->stats.sent++;
 	x->sink.fn(x->sink.ctx, &w);
 }
 
 static void msix_deliver_unmasked_locked(struct ims_hw_msix *x, unsigned int i)
 {
+	ims__assert_spin_held(&x->lock);
 	if (!ims__test_bit(x->pba, i) || msix_entry_masked_locked(x, i))
 		return;
 	ims__clear_bit(x->pba, i);
@@ -83,6 +85,7 @@ static void write_dword_locked(struct ims_hw_msix *x, uint64_t off, uint32_t val
 	unsigned int i = (unsigned int)(off / IMS_PCI_MSIX_ENTRY_SIZE);
 	unsigned int f = (unsigned int)(off % IMS_PCI_MSIX_ENTRY_SIZE) / 4;
 
+	ims__assert_spin_held(&x->lock);
 	switch (f) {
 	case ADDR_LO:
 		/* Bits 1:0 read as zero: messages are dword writes. */
