@@ -52,6 +52,7 @@ static void build_good(void)
 	std_cap(0x48, IMS_PCI_CAP_ID_MSI, 0x60);
 	put16(0x48 + IMS_PCI_MSI_FLAGS, IMS_PCI_MSI_FLAGS_64BIT | IMS_PCI_MSI_FLAGS_MASKBIT);
 	std_cap(0x60, IMS_PCI_CAP_ID_MSIX, 0);
+	put32(0x60 + IMS_PCI_MSIX_PBA, 0x800);
 	ext_cap(0x100, IMS_PCI_EXT_CAP_ID_PASID, 1, 0x108);
 	ext_cap(0x108, IMS_PCI_EXT_CAP_ID_DVSEC, 1, 0);
 	put32(0x108 + IMS_PCI_DVSEC_HDR1, 0x8086 | 0x18u << 20);
@@ -288,6 +289,44 @@ static void find_functions(void **state)
 	assert_int_equal(ims_pci_find_cap(&acc, IMS_PCI_CAP_ID_EXP, &off), -EINVAL);
 }
 
+/* An accessor whose device stops answering at one offset. */
+static uint32_t fail_at;
+
+static int failing_read(void *ctx, uint32_t off, uint32_t size, uint32_t *val)
+{
+	const uint8_t *p = (const uint8_t *)ctx + off;
+
+	if (off <= fail_at && fail_at < off + size)
+		return -EIO;
+	*val = 0;
+	for (uint32_t i = 0; i < size; i++)
+		*val |= (uint32_t)p[i] << (8 * i);
+	return 0;
+}
+
+static void walk_reports_a_failing_accessor_at_its_offset(void **state)
+{
+	struct ims_pci_cfg_access acc = { failing_read, NULL, space, 4096 };
+	static struct ims_pci_dev_info info;
+	struct ims_pci_fault f;
+
+	(void)state;
+	build_good();
+	fail_at = 0x49;
+	assert_int_equal(ims_pci_cap_walk(&acc, NULL, NULL, &f), -EIO);
+	assert_int_equal(f.kind, IMS_PCI_FAULT_READ);
+	assert_int_equal(f.offset, 0x49);
+	assert_non_null(strstr(ims_last_error(), "0x49"));
+	fail_at = 0x108;
+	assert_int_equal(ims_pci_cap_walk(&acc, NULL, NULL, &f), -EIO);
+	assert_int_equal(f.offset, 0x108);
+	/* The probe fails as cleanly, whatever it was reading. */
+	for (fail_at = 0; fail_at < 0x120; fail_at++)
+		assert_true(ims_pci_dev_probe(&acc, &info) <= 0);
+	fail_at = 0x10000;
+	assert_int_equal(ims_pci_dev_probe(&acc, &info), 0);
+}
+
 static void walk_survives_random_spaces(void **state)
 {
 	struct ims_pci_cfg_access acc;
@@ -328,6 +367,7 @@ int main(void)
 		cmocka_unit_test(walk_fault_bad_header_type),
 		cmocka_unit_test(walk_refuses_bad_access),
 		cmocka_unit_test(find_functions),
+		cmocka_unit_test(walk_reports_a_failing_accessor_at_its_offset),
 		cmocka_unit_test(walk_survives_random_spaces),
 	};
 
