@@ -31,7 +31,11 @@ uint32_t ims__hw_ims_array_nr_slots(const struct ims_hw_ims_array *a);
 /* The MMIO region (nr_slots x 16 bytes) to map into a BAR. */
 void ims__hw_ims_array_region(struct ims_hw_ims_array *a, struct ims_hw_mmio_region *r);
 
-/* Signal slot i: 0 (sent or latched), -EINVAL no such slot, -EPERM PASID mismatch. */
+/*
+ * Signal slot i. Context: device side, any thread; takes only the array's
+ * lock and calls the sink under it. Return: 0 (sent or latched), -EINVAL
+ * no such slot, -EPERM PASID mismatch (counted, nothing latched).
+ */
 int ims__hw_ims_array_signal(struct ims_hw_ims_array *a, uint32_t slot, bool pasid_valid,
 			     uint32_t pasid);
 /* Device reset (FLR, shutdown): every slot masked, address and data 0, nothing pending. */

@@ -47,7 +47,11 @@ int ims__hw_ims_queue_shadow_read(struct ims_hw_ims_queue *q, uint32_t queue, ui
  */
 uint32_t ims__hw_ims_queue_command(struct ims_hw_ims_queue *q, uint32_t cmd);
 
-/* Signal queue i: 0 (sent or latched), -EINVAL no such queue, -EPERM PASID mismatch. */
+/*
+ * Signal queue i. Context: device side, any thread; takes only the store's
+ * lock and calls the sink under it. Return: 0 (sent or latched), -EINVAL
+ * no such queue, -EPERM PASID mismatch (counted, nothing latched).
+ */
 int ims__hw_ims_queue_signal(struct ims_hw_ims_queue *q, uint32_t queue, bool pasid_valid,
 			     uint32_t pasid);
 /* The message in effect (not the shadow), -EINVAL no such queue; and the pending state. */

@@ -58,6 +58,7 @@ uint16_t ims__hw_pci_cfg_rid(const struct ims_hw_pci_cfg *cfg);
  * A write changes only the bits the write mask allows, clears the
  * write-1-to-clear bits written as 1, then runs the hooks it touches.
  */
+/* Context: takes the config lock; hooks run under it. Any thread. */
 int ims__hw_pci_cfg_read(struct ims_hw_pci_cfg *cfg, uint32_t off, uint32_t size, uint32_t *val);
 int ims__hw_pci_cfg_write(struct ims_hw_pci_cfg *cfg, uint32_t off, uint32_t size, uint32_t val);
 
@@ -129,6 +130,10 @@ void ims__hw_pci_bar_unmap(struct ims_hw_pci_cfg *cfg, unsigned int bar, uint64_
  * Software MMIO access to a BAR at an offset. -EIO while memory decode
  * (command bit 1) is off; -EINVAL for an offset no region decodes or an
  * access size or alignment the region refuses.
+ */
+/*
+ * Context: takes the config lock and runs the region's callback under it,
+ * so a region is never unmapped under a running access. Any thread.
  */
 int ims__hw_pci_mmio_read(struct ims_hw_pci_cfg *cfg, unsigned int bar, uint64_t off,
 			  uint32_t size, uint64_t *val);

@@ -35,7 +35,11 @@ int ims__hw_msi_create(struct ims_hw_pci_cfg *cfg, const struct ims_hw_msi_param
 void ims__hw_msi_destroy(struct ims_hw_msi *msi);
 uint16_t ims__hw_msi_offset(const struct ims_hw_msi *msi);
 
-/* Signal vector i: 0 (sent or latched), -EINVAL beyond the capable count. */
+/*
+ * Signal vector i. Context: device side, any thread; takes the config lock
+ * and calls the sink under it. Return: 0 (sent or latched), -EINVAL beyond
+ * the capable count.
+ */
 int ims__hw_msi_signal(struct ims_hw_msi *msi, unsigned int vector);
 bool ims__hw_msi_pending(struct ims_hw_msi *msi, unsigned int vector);
 void ims__hw_msi_get_stats(struct ims_hw_msi *msi, struct ims_hw_msi_stats *st);

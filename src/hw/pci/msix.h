@@ -38,7 +38,11 @@ int ims__hw_msix_create(struct ims_hw_pci_cfg *cfg, const struct ims_hw_msix_par
 void ims__hw_msix_destroy(struct ims_hw_msix *x);
 uint16_t ims__hw_msix_offset(const struct ims_hw_msix *x);
 
-/* Signal entry i: 0 (sent or latched), -EINVAL beyond the table. */
+/*
+ * Signal entry i. Context: device side, any thread; takes only the MSI-X
+ * lock and calls the sink under it. Return: 0 (sent or latched), -EINVAL
+ * beyond the table.
+ */
 int ims__hw_msix_signal(struct ims_hw_msix *x, unsigned int entry);
 bool ims__hw_msix_pending(struct ims_hw_msix *x, unsigned int entry);
 void ims__hw_msix_get_stats(struct ims_hw_msix *x, struct ims_hw_msix_stats *st);
