@@ -161,6 +161,31 @@ static void msi_vector_beyond_enabled_count_waits_for_more(void **state)
 	ims__hw_pci_cfg_destroy(cfg);
 }
 
+static void msi_32bit_layout_with_masking(void **state)
+{
+	struct ims_hw_pci_cfg *cfg = new_cfg();
+	struct ims_hw_msi *msi = new_msi(cfg, 2, false, true);
+	uint16_t c = ims__hw_msi_offset(msi);
+
+	(void)state;
+	assert_int_equal(rd(cfg, c + IMS_PCI_MSI_FLAGS, 2), 1 << 1 | IMS_PCI_MSI_FLAGS_MASKBIT);
+	wr(cfg, c + IMS_PCI_MSI_ADDR_LO, 4, 0xfee0f000);
+	wr(cfg, c + IMS_PCI_MSI_DATA_32, 2, 0x80);
+	wr(cfg, c + IMS_PCI_MSI_MASK_32, 4, 0xffffffff);
+	assert_int_equal(rd(cfg, c + IMS_PCI_MSI_MASK_32, 4), 0x3);
+	wr(cfg, c + IMS_PCI_MSI_FLAGS, 2, IMS_PCI_MSI_FLAGS_ENABLE | 1 << 4);
+	assert_int_equal(ims__hw_msi_signal(msi, 1), 0);
+	assert_int_equal(rd(cfg, c + IMS_PCI_MSI_PENDING_32, 4), 0x2);
+	/* A byte write to the mask register is as good as a dword. */
+	wr(cfg, c + IMS_PCI_MSI_MASK_32, 1, 0x1);
+	assert_int_equal(msi_rec_count(&rec), 1);
+	assert_int_equal(msi_rec_last(&rec).addr, 0xfee0f000);
+	assert_int_equal(msi_rec_last(&rec).data, 0x81);
+	assert_int_equal(rd(cfg, c + IMS_PCI_MSI_PENDING_32, 4), 0);
+	ims__hw_msi_destroy(msi);
+	ims__hw_pci_cfg_destroy(cfg);
+}
+
 static void msi_create_refuses_bad_vector_counts(void **state)
 {
 	struct ims_hw_pci_cfg *cfg = new_cfg();
@@ -546,6 +571,7 @@ int main(void)
 		cmocka_unit_test(msi_disabled_latches_and_enable_delivers),
 		cmocka_unit_test(msi_masked_vector_pending_then_unmask_delivers),
 		cmocka_unit_test(msi_vector_beyond_enabled_count_waits_for_more),
+		cmocka_unit_test(msi_32bit_layout_with_masking),
 		cmocka_unit_test(msi_create_refuses_bad_vector_counts),
 		cmocka_unit_test(msix_cap_registers_and_write_masks),
 		cmocka_unit_test(msix_entries_come_out_of_reset_masked),

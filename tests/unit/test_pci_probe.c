@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -308,6 +309,52 @@ static void decode_faults_of_msi_dvsec_and_header(void **state)
 	dev_free(&d);
 }
 
+/*
+ * Software writes anything anywhere in configuration space: what the spec
+ * makes read-only (header ids, capability lists, MSI-X layout, the DVSEC)
+ * reads the same afterwards, so the probe finds the same device.
+ */
+static void random_config_writes_change_only_what_software_may(void **state)
+{
+	static struct ims_pci_dev_info before;
+	unsigned int seed = 31;
+	struct dev d;
+
+	(void)state;
+	dev_build(&d, true, true);
+	assert_int_equal(probe_live(&d), 0);
+	before = info;
+	for (int i = 0; i < 20000; i++) {
+		uint32_t size = 1u << (rand_r(&seed) % 3);
+		uint32_t off = (uint32_t)rand_r(&seed) % 4096 & ~(size - 1);
+
+		/* Leave command alone: the probe's BAR sizing needs decode. */
+		if (off >= IMS_PCI_COMMAND && off < IMS_PCI_COMMAND + 2)
+			continue;
+		assert_int_equal(ims__hw_pci_cfg_write(d.cfg, off, size, (uint32_t)rand_r(&seed)),
+				 0);
+	}
+	assert_int_equal(probe_live(&d), 0);
+	assert_int_equal(info.vendor_id, before.vendor_id);
+	assert_int_equal(info.device_id, before.device_id);
+	assert_int_equal(info.class_code, before.class_code);
+	assert_int_equal(info.nr_caps, before.nr_caps);
+	assert_memory_equal(info.caps, before.caps, sizeof(info.caps[0]) * info.nr_caps);
+	for (int b = 0; b < 6; b++) {
+		assert_int_equal(info.bars[b].kind, before.bars[b].kind);
+		assert_int_equal(info.bars[b].size, before.bars[b].size);
+	}
+	assert_int_equal(info.msi.nr_capable, before.msi.nr_capable);
+	assert_int_equal(info.msix.table_size, before.msix.table_size);
+	assert_int_equal(info.msix.table_offset, before.msix.table_offset);
+	assert_int_equal(info.msix.pba_offset, before.msix.pba_offset);
+	assert_int_equal(info.siov.caps, before.siov.caps);
+	assert_int_equal(info.siov.supported_page_sizes, before.siov.supported_page_sizes);
+	/* System page size is writable, but only to supported sizes. */
+	assert_int_equal(info.siov.system_page_size & ~before.siov.supported_page_sizes, 0);
+	dev_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -319,6 +366,7 @@ int main(void)
 		cmocka_unit_test(msix_bir_must_name_a_usable_memory_bar),
 		cmocka_unit_test(msix_table_and_pba_must_fit_their_bar),
 		cmocka_unit_test(decode_faults_of_msi_dvsec_and_header),
+		cmocka_unit_test(random_config_writes_change_only_what_software_may),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
