@@ -9,6 +9,7 @@
 
 static const struct imsctl_cmd commands[] = {
 	{ "demo", "run the narrated demonstration of the whole system", imsctl_cmd_demo },
+	{ "pci", "decode a PCI configuration space dump", imsctl_cmd_pci },
 	{ "version", "print the version", imsctl_cmd_version },
 };
 
