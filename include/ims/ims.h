@@ -12,5 +12,6 @@
 #include <ims/irqdomain.h>
 #include <ims/msi.h>
 #include <ims/ims_chip.h>
+#include <ims/accel.h>
 
 #endif

@@ -65,11 +65,12 @@ static const struct ims_irq_chip fab_chip = {
 	.irq_set_affinity = fab_set_affinity,
 };
 
-int fabric_init(struct fabric *f, struct ims_irq_core *core, const char *name)
+static int init(struct fabric *f, struct ims_irq_core *core, const char *name, bool isolated)
 {
 	struct ims_irq_domain_info info = {
 		.name = name, .ops = &fab_ops, .chip = &fab_chip, .host_data = f,
-		.flags = IMS_IRQ_DOMAIN_FLAG_MSI_PARENT | IMS_IRQ_DOMAIN_FLAG_ISOLATED_MSI,
+		.flags = IMS_IRQ_DOMAIN_FLAG_MSI_PARENT |
+			 (isolated ? IMS_IRQ_DOMAIN_FLAG_ISOLATED_MSI : 0),
 	};
 
 	memset(f, 0, sizeof(*f));
@@ -78,6 +79,16 @@ int fabric_init(struct fabric *f, struct ims_irq_core *core, const char *name)
 	ims__spin_init(&f->lock);
 	f->core = core;
 	return ims_irq_domain_create(core, &info, &f->domain);
+}
+
+int fabric_init(struct fabric *f, struct ims_irq_core *core, const char *name)
+{
+	return init(f, core, name, true);
+}
+
+int fabric_init_bare(struct fabric *f, struct ims_irq_core *core, const char *name)
+{
+	return init(f, core, name, false);
 }
 
 int fabric_fini(struct fabric *f)

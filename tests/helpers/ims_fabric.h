@@ -35,8 +35,13 @@ struct fabric {
 	atomic_uint_fast64_t sent, delivered, blocked, spurious;
 };
 
-/* core must exist; the fabric is large: allocate it, not on the stack. */
+/*
+ * core must exist; the fabric is large: allocate it, not on the stack.
+ * fabric_init_bare() makes a parent without isolation (no remapping), on
+ * which IMS domains are refused.
+ */
 int fabric_init(struct fabric *f, struct ims_irq_core *core, const char *name);
+int fabric_init_bare(struct fabric *f, struct ims_irq_core *core, const char *name);
 int fabric_fini(struct fabric *f);
 void fabric_sink(struct fabric *f, struct ims_hw_msi_sink *sink);
 /*
