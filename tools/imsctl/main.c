@@ -8,6 +8,7 @@
 #include "imsctl.h"
 
 static const struct imsctl_cmd commands[] = {
+	{ "decode", "print hardware formats field by field", imsctl_cmd_decode },
 	{ "demo", "run the narrated demonstration of the whole system", imsctl_cmd_demo },
 	{ "version", "print the version", imsctl_cmd_version },
 };
