@@ -94,13 +94,29 @@ struct ims_irq_domain_ops {
 			 uint32_t *hwirq, uint32_t *type);
 };
 
+/*
+ * Domain flags. The low 16 bits are defined here; the rest are free for a
+ * domain's own use.
+ */
+enum {
+	/* Per-device MSI, MSI-X and IMS domains may be built on this domain. */
+	IMS_IRQ_DOMAIN_FLAG_MSI_PARENT = 1u << 0,
+	/*
+	 * Messages through this domain are isolated per device (remapped with
+	 * source-id checks, or translated by device id): IMS may be built on it.
+	 * A virtual remapping unit does not set it.
+	 */
+	IMS_IRQ_DOMAIN_FLAG_ISOLATED_MSI = 1u << 1,
+	IMS_IRQ_DOMAIN_FLAG_USER_SHIFT = 16,
+};
+
 struct ims_irq_domain_info {
 	const char *name;			/* copied */
 	const struct ims_irq_domain_ops *ops;	/* required, alloc required */
 	const struct ims_irq_chip *chip;	/* chip of every irq at this level */
 	void *host_data;
 	struct ims_irq_domain *parent;		/* NULL for a root domain */
-	uint32_t flags;				/* free for the domain's users */
+	uint32_t flags;				/* IMS_IRQ_DOMAIN_FLAG_* */
 };
 
 IMS_API int ims_irq_domain_create(struct ims_irq_core *core, const struct ims_irq_domain_info *info,
