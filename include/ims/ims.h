@@ -9,5 +9,6 @@
 #include <ims/irq.h>
 #include <ims/irqdomain.h>
 #include <ims/msi.h>
+#include <ims/remap.h>
 
 #endif

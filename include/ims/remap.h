@@ -15,6 +15,7 @@
 #define IMS_REMAP_H
 
 #include <ims/irqdomain.h>
+#include <ims/msi.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,17 +109,12 @@ struct ims_remap_config {
 };
 
 /*
- * What a device domain passes as the alloc arg through the remapping
- * domain. The remapping domain hands parent_arg to its parent.
+ * The alloc arg that reaches the remapping domain is the device domain's
+ * struct ims_msi_alloc_info (ims/msi.h): its rid becomes the entry's source
+ * id (checked by the unit), and an MSI (not MSI-X or IMS) allocation of
+ * several vectors gets one aligned block of entries under one handle, the
+ * message number being the subhandle. The arg is passed on to the parent.
  */
-struct ims_remap_alloc_info {
-	uint16_t rid;			/* requester id that will write the messages */
-	bool contiguous;		/* multi-message MSI: one aligned block, one handle,
-					 * subhandle = message number */
-	bool fpd;			/* do not record this device's faults */
-	void *parent_arg;
-};
-
 /*
  * Set the unit up (table, invalidation queue, enable) and create the
  * remapping domain. All or nothing.

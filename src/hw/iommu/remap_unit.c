@@ -6,13 +6,18 @@
  * It reads the latched configuration from atomics, reads table entries with
  * a 128-bit atomic load (software writes them the same way, so an entry is
  * never seen half old, half new), and keeps cached entries in seqcounted
- * slots. It runs its table and descriptor accesses inside an RCU read
- * section, and an invalidation waits for every section in flight, so that
- * once software has seen an invalidation complete no request is still
- * using the old entry (an interrupt already handed to the APIC bus is in
- * flight there, as on hardware).
+ * slots. Its table and descriptor accesses run inside an RCU read section
+ * (which keeps the DMA region list alive) and inside the unit's own
+ * in-flight section: an invalidation waits for every in-flight section that
+ * began before it, so that once software has seen an invalidation complete
+ * no request is still using the old entry (an interrupt already handed to
+ * the APIC bus is in flight there, as on hardware). The unit counts its own
+ * sections rather than waiting for an RCU grace period because software
+ * invalidates with an interrupt descriptor's lock held, and the interrupt
+ * core's data path holds an RCU read section while it waits for that lock.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +64,10 @@ struct ims_hw_ir_unit {
 	uint32_t cache_n;
 	struct cache_slot *cache;
 	atomic_uint_fast64_t gen;
+
+	/* Requests in flight, counted per epoch parity; see unit_enter(). */
+	atomic_uint epoch;
+	atomic_uint_fast64_t inflight[2];
 
 	/* fault_lock protects the fault ring and fsts. */
 	ims_spinlock_t fault_lock;
@@ -156,6 +165,43 @@ struct ims_hw_ir_unit *ims__ir_route(struct ims_hw_ir_unit *const *units, unsign
 	return NULL;
 }
 
+/* ---- requests in flight ---- */
+
+/*
+ * A request counts itself in the current epoch's counter, then checks that
+ * the epoch did not move meanwhile (if it did, the waiter may have looked
+ * already: count again in the new one). Both sides use sequentially
+ * consistent operations, so either the waiter sees the count or the request
+ * sees the new epoch and, with it, everything written before the flip.
+ */
+static unsigned int unit_enter(struct ims_hw_ir_unit *u)
+{
+	for (;;) {
+		unsigned int idx = atomic_load(&u->epoch) & 1;
+
+		atomic_fetch_add(&u->inflight[idx], 1);
+		if ((atomic_load(&u->epoch) & 1) == idx)
+			return idx;
+		atomic_fetch_sub_explicit(&u->inflight[idx], 1, memory_order_release);
+	}
+}
+
+static void unit_exit(struct ims_hw_ir_unit *u, unsigned int idx)
+{
+	atomic_fetch_sub_explicit(&u->inflight[idx], 1, memory_order_release);
+}
+
+/* Wait for every request that entered before this call; reg_lock held. */
+static void unit_wait_inflight_locked(struct ims_hw_ir_unit *u)
+{
+	unsigned int old;
+
+	ims__assert_mutex_held(&u->reg_lock);
+	old = atomic_fetch_add(&u->epoch, 1) & 1;
+	while (atomic_load_explicit(&u->inflight[old], memory_order_acquire))
+		sched_yield();
+}
+
 /* ---- entry cache ---- */
 
 static bool slot_lock(struct cache_slot *s, unsigned int *seq, bool wait)
@@ -226,7 +272,7 @@ static void slot_invalidate(struct cache_slot *s, uint32_t first, uint32_t count
 }
 
 /* Drop cached entries [first, first + count); then wait out requests in flight. */
-static void cache_invalidate(struct ims_hw_ir_unit *u, uint32_t first, uint32_t count)
+static void cache_invalidate_locked(struct ims_hw_ir_unit *u, uint32_t first, uint32_t count)
 {
 	atomic_fetch_add_explicit(&u->gen, 1, memory_order_seq_cst);
 	if (count >= u->cache_n) {
@@ -236,7 +282,7 @@ static void cache_invalidate(struct ims_hw_ir_unit *u, uint32_t first, uint32_t 
 		for (uint32_t i = 0; i < count; i++)
 			slot_invalidate(&u->cache[(first + i) & (u->cache_n - 1)], first, count);
 	}
-	ims__rcu_synchronize();
+	unit_wait_inflight_locked(u);
 }
 
 /* ---- faults ---- */
@@ -370,6 +416,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 {
 	struct ims_ir_outcome scratch;
 	uint32_t addr = (uint32_t)w->addr, index, gsts;
+	unsigned int epoch;
 	uint64_t irta, gen = 0, lo, hi;
 	struct ims_u128 e;
 	bool eime, fpd, notified;
@@ -404,6 +451,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		return fault(u, out, IMS_IR_FAULT_INDEX, w->rid, index, false);
 
 	ims__rcu_read_lock();
+	epoch = unit_enter(u);
 	if (!(u->flags & IMS_HW_IR_NO_CACHE) && cache_lookup(u, index, &e)) {
 		out->cache_hit = true;
 		stat_inc(u, st_hit);
@@ -446,6 +494,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 			ret = fault(u, out, IMS_IR_FAULT_PID_ACCESS, w->rid, index, fpd);
 			goto unlock;
 		}
+		unit_exit(u, epoch);
 		ims__rcu_read_unlock();
 		out->kind = IMS_IR_OUT_POSTED;
 		out->notified = notified;
@@ -455,6 +504,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		stat_inc(u, st_notify);
 		return send(u, out);
 	}
+	unit_exit(u, epoch);
 	ims__rcu_read_unlock();
 
 	out->kind = IMS_IR_OUT_REMAPPED;
@@ -472,6 +522,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 	return send(u, out);
 
 unlock:
+	unit_exit(u, epoch);
 	ims__rcu_read_unlock();
 	return ret;
 }
@@ -534,14 +585,10 @@ static void iq_process_locked(struct ims_hw_ir_unit *u)
 					break;
 				}
 				idx &= ~((1u << im) - 1);
-				ims__rcu_read_unlock();
-				cache_invalidate(u, idx, 1u << im);
-				ims__rcu_read_lock();
+				cache_invalidate_locked(u, idx, 1u << im);
 				stat_inc(u, st_inv_index);
 			} else {
-				ims__rcu_read_unlock();
-				cache_invalidate(u, 0, IMS_IRTE_MAX_ENTRIES);
-				ims__rcu_read_lock();
+				cache_invalidate_locked(u, 0, IMS_IRTE_MAX_ENTRIES);
 				stat_inc(u, st_inv_global);
 			}
 		} else if ((lo & IMS_IR_QI_TYPE_MASK) == IMS_IR_QI_WAIT) {
