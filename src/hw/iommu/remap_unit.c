@@ -24,6 +24,7 @@
 #include "hw/iommu/remap_unit.h"
 #include "util/alloc.h"
 #include "util/atomic128.h"
+#include "util/compiler.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/rcu.h"
@@ -36,6 +37,19 @@ struct cache_slot {
 	atomic_uint seq;
 	atomic_uint tag;		/* index + 1; 0: empty */
 	atomic_uint_fast64_t lo, hi;
+};
+
+/*
+ * Per-request counters. A locked add on a shared counter costs more than
+ * the rest of a request, so each of the first STAT_SHARDS threads that use
+ * any unit owns a shard and counts with a plain load and store; later
+ * threads share the last shard and count with atomic adds.
+ */
+enum { ST_COMPAT, ST_REMAPPED, ST_POSTED, ST_NOTIFY, ST_HIT, ST_MISS, ST_NR };
+#define STAT_SHARDS 64
+struct stat_shard {
+	atomic_uint_fast64_t c[ST_NR];
+	char pad[64 - ST_NR * sizeof(atomic_uint_fast64_t)];	/* one cache line each */
 };
 
 struct ims_hw_ir_unit {
@@ -75,14 +89,45 @@ struct ims_hw_ir_unit {
 	uint32_t fsts;
 	struct ims_ir_fault_record *log;
 
-	/* Statistics, relaxed. */
-	atomic_uint_fast64_t st_compat, st_remapped, st_posted, st_notify;
-	atomic_uint_fast64_t st_hit, st_miss, st_suppressed, st_overflow;
+	/* Statistics of every request: sharded by thread (see hot_inc()). */
+	struct stat_shard shards[STAT_SHARDS + 1];
+	/* Statistics of rarer events, relaxed atomics. */
+	atomic_uint_fast64_t st_suppressed, st_overflow;
 	atomic_uint_fast64_t st_faults[IMS_IR_FAULT_NR];
 	atomic_uint_fast64_t st_inv_global, st_inv_index, st_inv_wait, st_iq_errors;
 };
 
 #define stat_inc(u, f) atomic_fetch_add_explicit(&(u)->f, 1, memory_order_relaxed)
+
+static atomic_uint next_thread;
+static _Thread_local unsigned int thread_slot __attribute__((tls_model("initial-exec")));	/* 1 + shard index; 0: not yet */
+
+static void hot_inc(struct ims_hw_ir_unit *u, unsigned int i)
+{
+	unsigned int t = thread_slot;
+	atomic_uint_fast64_t *c;
+
+	if (ims_unlikely(!t)) {
+		t = atomic_fetch_add_explicit(&next_thread, 1, memory_order_relaxed);
+		t = IMS_MIN(t, STAT_SHARDS) + 1;
+		thread_slot = t;
+	}
+	c = &u->shards[t - 1].c[i];
+	if (ims_likely(t <= STAT_SHARDS))
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	else
+		atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+
+static uint64_t hot_sum(struct ims_hw_ir_unit *u, unsigned int i)
+{
+	uint64_t n = 0;
+
+	for (unsigned int s = 0; s <= STAT_SHARDS; s++)
+		n += atomic_load_explicit(&u->shards[s].c[i], memory_order_relaxed);
+	return n;
+}
 
 int ims__ir_unit_create(const struct ims_hw_ir_unit_config *cfg, struct ims_hw_ir_unit **out)
 {
@@ -434,7 +479,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 			return fault(u, out, IMS_IR_FAULT_COMPAT_BLOCKED, w->rid, 0, false);
 		out->kind = IMS_IR_OUT_COMPAT;
 		decode_compat(u, addr, w->data, &out->irq);
-		stat_inc(u, st_compat);
+		hot_inc(u, ST_COMPAT);
 		return send(u, out);
 	}
 
@@ -454,7 +499,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 	epoch = unit_enter(u);
 	if (!(u->flags & IMS_HW_IR_NO_CACHE) && cache_lookup(u, index, &e)) {
 		out->cache_hit = true;
-		stat_inc(u, st_hit);
+		hot_inc(u, ST_HIT);
 	} else {
 		uint64_t *p = ims__dma_map(u->dma, (irta & IMS_IR_IRTA_ADDR_MASK) + (uint64_t)index * IMS_IRTE_SIZE,
 					   IMS_IRTE_SIZE);
@@ -467,7 +512,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		e = ims__atomic128_load(p);
 		e.lo = ims__le64_to_cpu(e.lo);
 		e.hi = ims__le64_to_cpu(e.hi);
-		stat_inc(u, st_miss);
+		hot_inc(u, ST_MISS);
 		/* A real unit caches what it read; in caching mode (a virtual
 		 * unit) even not-present entries, which is why software must
 		 * invalidate after making an entry present there. */
@@ -498,10 +543,10 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		ims__rcu_read_unlock();
 		out->kind = IMS_IR_OUT_POSTED;
 		out->notified = notified;
-		stat_inc(u, st_posted);
+		hot_inc(u, ST_POSTED);
 		if (!notified)
 			return 0;
-		stat_inc(u, st_notify);
+		hot_inc(u, ST_NOTIFY);
 		return send(u, out);
 	}
 	unit_exit(u, epoch);
@@ -518,7 +563,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		out->irq.dest = (uint32_t)ims__field_get(lo, IMS_IRTE_DST_SHIFT, IMS_IRTE_DST_MASK);
 	else
 		out->irq.dest = (uint32_t)ims__field_get(lo, IMS_IRTE_XAPIC_DST_SHIFT, IMS_IRTE_XAPIC_DST_MASK);
-	stat_inc(u, st_remapped);
+	hot_inc(u, ST_REMAPPED);
 	return send(u, out);
 
 unlock:
@@ -727,12 +772,12 @@ void ims__ir_unit_write(struct ims_hw_ir_unit *u, uint32_t off, uint64_t val)
 void ims__ir_unit_stats(struct ims_hw_ir_unit *u, struct ims_ir_unit_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->compat = atomic_load(&u->st_compat);
-	out->remapped = atomic_load(&u->st_remapped);
-	out->posted = atomic_load(&u->st_posted);
-	out->notifications = atomic_load(&u->st_notify);
-	out->cache_hits = atomic_load(&u->st_hit);
-	out->cache_misses = atomic_load(&u->st_miss);
+	out->compat = hot_sum(u, ST_COMPAT);
+	out->remapped = hot_sum(u, ST_REMAPPED);
+	out->posted = hot_sum(u, ST_POSTED);
+	out->notifications = hot_sum(u, ST_NOTIFY);
+	out->cache_hits = hot_sum(u, ST_HIT);
+	out->cache_misses = hot_sum(u, ST_MISS);
 	for (int i = 0; i < IMS_IR_FAULT_NR; i++)
 		out->faults[i] = atomic_load(&u->st_faults[i]);
 	out->fpd_suppressed = atomic_load(&u->st_suppressed);
