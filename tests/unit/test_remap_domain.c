@@ -16,127 +16,7 @@
 #include "util/rcu.h"
 
 #define NR_CPUS 512
-#define FIRST_VEC 0x30
-#define LAST_VEC 0xdf
-
-/* ---- fake root: one vector per (cpu, vector), APIC ID = cpu ---- */
-
-struct fake_root {
-	uint64_t used[NR_CPUS][4];
-	unsigned int in_use;
-	unsigned int limit;		/* vectors it will hand out in all; 0: no limit */
-	struct ims_irq_domain *domain;
-};
-
-#define FR_HAS (1ull << 63)
-#define FR_CPU(u) ((uint32_t)(((u) >> 8) & 0xffff))
-#define FR_VEC(u) ((uint8_t)(u))
-
-static int fr_alloc(struct ims_irq_domain *d, unsigned int virq, unsigned int nr, void *arg)
-{
-	(void)arg;
-	for (unsigned int i = 0; i < nr; i++) {
-		int ret = ims_irq_domain_set_info(d, virq + i, virq + i, NULL);
-
-		if (ret < 0)
-			return ret;
-		ims_irq_domain_get_irq_data(d, virq + i)->chip_u64 = 0;
-	}
-	return 0;
-}
-
-static void fr_free(struct ims_irq_domain *d, unsigned int virq, unsigned int nr)
-{
-	(void)d;
-	(void)virq;
-	(void)nr;
-}
-
-static int fr_take(struct fake_root *fr, uint32_t cpu)
-{
-	if (fr->limit && fr->in_use >= fr->limit)
-		return -ENOSPC;
-	for (unsigned int v = FIRST_VEC; v <= LAST_VEC; v++) {
-		if (!(fr->used[cpu][v / 64] >> (v % 64) & 1)) {
-			fr->used[cpu][v / 64] |= 1ull << (v % 64);
-			fr->in_use++;
-			return (int)v;
-		}
-	}
-	return -ENOSPC;
-}
-
-static void fr_release(struct fake_root *fr, struct ims_irq_data *d)
-{
-	uint64_t u = d->chip_u64;
-
-	if (!(u & FR_HAS))
-		return;		/* deactivating twice is harmless */
-	fr->used[FR_CPU(u)][FR_VEC(u) / 64] &= ~(1ull << (FR_VEC(u) % 64));
-	fr->in_use--;
-	d->chip_u64 = 0;
-}
-
-static uint32_t first_cpu(const struct ims_cpumask *m)
-{
-	return m ? ims_cpumask_next(m, 0) : 0;
-}
-
-static int fr_activate(struct ims_irq_domain *dom, struct ims_irq_data *d, bool reserve)
-{
-	struct fake_root *fr = ims_irq_domain_host_data(dom);
-	uint32_t cpu = first_cpu(ims_irq_data_affinity(d));
-	int v;
-
-	(void)reserve;
-	if (d->chip_u64 & FR_HAS)
-		return 0;
-	v = fr_take(fr, cpu);
-	if (v < 0)
-		return v;
-	d->chip_u64 = FR_HAS | (uint64_t)cpu << 8 | (uint64_t)v;
-	ims_irq_data_set_effective_cpu(d, cpu);
-	return 0;
-}
-
-static void fr_deactivate(struct ims_irq_domain *dom, struct ims_irq_data *d)
-{
-	fr_release(ims_irq_domain_host_data(dom), d);
-}
-
-static void fr_compose(struct ims_irq_data *d, struct ims_msi_msg *msg)
-{
-	uint32_t cpu = FR_CPU(d->chip_u64);
-
-	msg->address_hi = 0;
-	msg->address_lo = 0xFEE00000u | (cpu & 0xff) << 12 | (cpu >> 8) << 5;
-	msg->data = FR_VEC(d->chip_u64);
-}
-
-static int fr_set_affinity(struct ims_irq_data *d, const struct ims_cpumask *mask, bool force)
-{
-	struct fake_root *fr = ims_irq_domain_host_data(ims_irq_data_domain(d));
-	uint32_t cpu = first_cpu(mask);
-	int v;
-
-	(void)force;
-	if (!(d->chip_u64 & FR_HAS))
-		return IMS_SET_AFFINITY_OK;
-	v = fr_take(fr, cpu);
-	if (v < 0)
-		return v;
-	fr_release(fr, d);
-	d->chip_u64 = FR_HAS | (uint64_t)cpu << 8 | (uint64_t)v;
-	ims_irq_data_set_effective_cpu(d, cpu);
-	return IMS_SET_AFFINITY_OK;
-}
-
-static const struct ims_irq_domain_ops fr_ops = {
-	.alloc = fr_alloc, .free = fr_free, .activate = fr_activate, .deactivate = fr_deactivate,
-};
-static const struct ims_irq_chip fr_chip = {
-	.name = "fake-vector", .irq_compose_msi_msg = fr_compose, .irq_set_affinity = fr_set_affinity,
-};
+#include "fake_root.h"
 
 /* ---- fixture ---- */
 
@@ -190,6 +70,7 @@ static int setup(void **state)
 
 	(void)state;
 	fx = calloc(1, sizeof(*fx));
+	pthread_mutex_init(&fx->fr.lock, NULL);
 	assert_int_equal(ims_irq_core_create(&cc, &fx->core), 0);
 	di.host_data = &fx->fr;
 	assert_int_equal(ims_irq_domain_create(fx->core, &di, &fx->fr.domain), 0);
@@ -212,6 +93,7 @@ static int teardown(void **state)
 	assert_int_equal(ims__dma_destroy(fx->dma), 0);
 	assert_int_equal(ims_irq_domain_remove(fx->fr.domain), 0);
 	assert_int_equal(ims_irq_core_destroy(fx->core), 0);
+	pthread_mutex_destroy(&fx->fr.lock);
 	free(fx);
 	return 0;
 }
