@@ -593,8 +593,16 @@ IMS_API int ims_remap_irq_index(struct ims_remap *r, unsigned int irq)
 IMS_API bool ims_remap_irq_is_posted(struct ims_remap *r, unsigned int irq)
 {
 	struct ims_irq_data *d = irq_level(r, irq, "remap_irq_is_posted");
+	struct ims_irq_desc *desc;
+	bool posted;
 
-	return d && (d->chip_u64 & IRQ_POSTED);
+	if (!d)
+		return false;
+	desc = ims__irq_data_desc(d);
+	ims__spin_lock(&desc->lock);
+	posted = d->chip_u64 & IRQ_POSTED;
+	ims__spin_unlock(&desc->lock);
+	return posted;
 }
 
 IMS_API int ims_remap_irq_post(struct ims_remap *r, unsigned int irq, uint64_t pda, uint8_t vector,
