@@ -115,6 +115,79 @@ static void run(uint32_t flags)
 	ir_env_free(m.e);
 }
 
+/*
+ * The first 64 threads that use a unit get their own in-flight marker and
+ * statistics shard; later ones share the fallback counters. 80 threads, so
+ * both kinds race the writer's invalidations; counts must stay exact.
+ */
+#define MANY 80
+
+static void *short_reader(void *arg)
+{
+	struct mt *m = arg;
+	struct ims_ir_outcome out;
+
+	for (int n = 0; n < 300; n++) {
+		if (ir_raise(m->e, 1, true, 0, 0x0300, &out) != 0)
+			atomic_fetch_add(&m->failed, 1);
+		else if (out.kind == IMS_IR_OUT_REMAPPED)
+			atomic_fetch_add_explicit(&m->remapped, 1, memory_order_relaxed);
+		else
+			atomic_fetch_add_explicit(&m->posted, 1, memory_order_relaxed);
+	}
+	return NULL;
+}
+
+static void *flipper(void *arg)
+{
+	struct mt *m = arg;
+
+	for (uint32_t w = 0; !atomic_load(&m->done); w++) {
+		if (w & 1)
+			ir_set(m->e, 1, m->a_lo, m->a_hi);
+		else
+			ir_set(m->e, 1, m->b_lo, m->b_hi);
+		writer_invalidate(m->e, 1);
+	}
+	return NULL;
+}
+
+static void threads_beyond_the_shards_count_exactly(void **state)
+{
+	struct mt m = { 0 };
+	struct ims_hw_apic_sink sink = { count_sink, &m };
+	struct ims_irte a = { .present = true, .vector = 0x41, .dest = 0x12345678 };
+	struct ims_irte b = { .present = true, .posted = true, .vector = 0x42, .sid = 0x0300, .svt = 1 };
+	struct ims_ir_unit_stats st;
+	pthread_t flip, th[MANY];
+
+	(void)state;
+	m.e = ir_env_new_sink(3, 0, true, false, 0, 0, &sink);
+	b.pda = ims__dma_addr(m.e->pids);
+	assert_int_equal(ims_irte_encode(&a, &m.a_lo, &m.a_hi), 0);
+	assert_int_equal(ims_irte_encode(&b, &m.b_lo, &m.b_hi), 0);
+	ims_pid_init(m.e->pids, 0xf0, 1, true);
+	ir_set(m.e, 1, m.a_lo, m.a_hi);
+	atomic_init(&m.done, false);
+	assert_int_equal(pthread_create(&flip, NULL, flipper, &m), 0);
+	/* In waves, so that no more than 16 run at once on a small machine. */
+	for (int wave = 0; wave < MANY; wave += 16) {
+		for (int i = wave; i < wave + 16 && i < MANY; i++)
+			assert_int_equal(pthread_create(&th[i], NULL, short_reader, &m), 0);
+		for (int i = wave; i < wave + 16 && i < MANY; i++)
+			pthread_join(th[i], NULL);
+	}
+	atomic_store(&m.done, true);
+	pthread_join(flip, NULL);
+	assert_int_equal(atomic_load(&m.failed), 0);
+	ims__ir_unit_stats(m.e->u, &st);
+	assert_int_equal(st.remapped, atomic_load(&m.remapped));
+	assert_int_equal(st.posted, atomic_load(&m.posted));
+	assert_int_equal(st.remapped + st.posted, MANY * 300);
+	assert_int_equal(st.cache_hits + st.cache_misses, MANY * 300);
+	ir_env_free(m.e);
+}
+
 static void reader_never_sees_half_an_entry_uncached(void **state)
 {
 	(void)state;
@@ -132,6 +205,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(reader_never_sees_half_an_entry_uncached),
 		cmocka_unit_test(reader_never_sees_half_an_entry_with_cache_and_invalidation),
+		cmocka_unit_test(threads_beyond_the_shards_count_exactly),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

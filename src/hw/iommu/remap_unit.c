@@ -49,7 +49,8 @@ enum { ST_COMPAT, ST_REMAPPED, ST_POSTED, ST_NOTIFY, ST_HIT, ST_MISS, ST_NR };
 #define STAT_SHARDS 64
 struct stat_shard {
 	atomic_uint_fast64_t c[ST_NR];
-	char pad[64 - ST_NR * sizeof(atomic_uint_fast64_t)];	/* one cache line each */
+	atomic_uint_fast64_t inside;	/* odd while the owner thread is in a request */
+	char pad[64 - (ST_NR + 1) * sizeof(atomic_uint_fast64_t)];	/* one cache line each */
 };
 
 struct ims_hw_ir_unit {
@@ -79,7 +80,8 @@ struct ims_hw_ir_unit {
 	struct cache_slot *cache;
 	atomic_uint_fast64_t gen;
 
-	/* Requests in flight, counted per epoch parity; see unit_enter(). */
+	/* Requests in flight of threads without a shard, counted per epoch
+	 * parity; see unit_enter(). */
 	atomic_uint epoch;
 	atomic_uint_fast64_t inflight[2];
 
@@ -102,16 +104,23 @@ struct ims_hw_ir_unit {
 static atomic_uint next_thread;
 static _Thread_local unsigned int thread_slot __attribute__((tls_model("initial-exec")));	/* 1 + shard index; 0: not yet */
 
-static void hot_inc(struct ims_hw_ir_unit *u, unsigned int i)
+static unsigned int my_slot(void)
 {
 	unsigned int t = thread_slot;
-	atomic_uint_fast64_t *c;
 
 	if (ims_unlikely(!t)) {
 		t = atomic_fetch_add_explicit(&next_thread, 1, memory_order_relaxed);
 		t = IMS_MIN(t, STAT_SHARDS) + 1;
 		thread_slot = t;
 	}
+	return t;
+}
+
+static void hot_inc(struct ims_hw_ir_unit *u, unsigned int i)
+{
+	unsigned int t = my_slot();
+	atomic_uint_fast64_t *c;
+
 	c = &u->shards[t - 1].c[i];
 	if (ims_likely(t <= STAT_SHARDS))
 		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
@@ -213,14 +222,26 @@ struct ims_hw_ir_unit *ims__ir_route(struct ims_hw_ir_unit *const *units, unsign
 /* ---- requests in flight ---- */
 
 /*
- * A request counts itself in the current epoch's counter, then checks that
- * the epoch did not move meanwhile (if it did, the waiter may have looked
- * already: count again in the new one). Both sides use sequentially
- * consistent operations, so either the waiter sees the count or the request
- * sees the new epoch and, with it, everything written before the flip.
+ * A thread that owns a shard marks itself inside a request by making its
+ * shard's counter odd (one store, no locked add), as RCU readers do; the
+ * waiter scans the shards. Other threads count themselves in the current
+ * epoch's counter, then check that the epoch did not move meanwhile (if it
+ * did, the waiter may have looked already: count again in the new one).
+ * All of it is sequentially consistent, so either the waiter sees the
+ * request or the request sees everything written before the wait began.
  */
+#define IN_SHARD 2u
+
 static unsigned int unit_enter(struct ims_hw_ir_unit *u)
 {
+	unsigned int t = my_slot();
+
+	if (ims_likely(t <= STAT_SHARDS)) {
+		atomic_uint_fast64_t *c = &u->shards[t - 1].inside;
+
+		atomic_store(c, atomic_load_explicit(c, memory_order_relaxed) + 1);
+		return IN_SHARD;
+	}
 	for (;;) {
 		unsigned int idx = atomic_load(&u->epoch) & 1;
 
@@ -231,9 +252,16 @@ static unsigned int unit_enter(struct ims_hw_ir_unit *u)
 	}
 }
 
-static void unit_exit(struct ims_hw_ir_unit *u, unsigned int idx)
+static void unit_exit(struct ims_hw_ir_unit *u, unsigned int token)
 {
-	atomic_fetch_sub_explicit(&u->inflight[idx], 1, memory_order_release);
+	if (ims_likely(token == IN_SHARD)) {
+		atomic_uint_fast64_t *c = &u->shards[thread_slot - 1].inside;
+
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+				      memory_order_release);
+		return;
+	}
+	atomic_fetch_sub_explicit(&u->inflight[token], 1, memory_order_release);
 }
 
 /* Wait for every request that entered before this call; reg_lock held. */
@@ -245,6 +273,15 @@ static void unit_wait_inflight_locked(struct ims_hw_ir_unit *u)
 	old = atomic_fetch_add(&u->epoch, 1) & 1;
 	while (atomic_load_explicit(&u->inflight[old], memory_order_acquire))
 		sched_yield();
+	atomic_thread_fence(memory_order_seq_cst);
+	for (unsigned int i = 0; i < STAT_SHARDS; i++) {
+		uint_fast64_t v = atomic_load(&u->shards[i].inside);
+
+		if (!(v & 1))
+			continue;
+		while (atomic_load_explicit(&u->shards[i].inside, memory_order_acquire) == v)
+			sched_yield();
+	}
 }
 
 /* ---- entry cache ---- */
@@ -461,7 +498,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 {
 	struct ims_ir_outcome scratch;
 	uint32_t addr = (uint32_t)w->addr, index, gsts;
-	unsigned int epoch;
+	unsigned int token;
 	uint64_t irta, gen = 0, lo, hi;
 	struct ims_u128 e;
 	bool eime, fpd, notified;
@@ -496,7 +533,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		return fault(u, out, IMS_IR_FAULT_INDEX, w->rid, index, false);
 
 	ims__rcu_read_lock();
-	epoch = unit_enter(u);
+	token = unit_enter(u);
 	if (!(u->flags & IMS_HW_IR_NO_CACHE) && cache_lookup(u, index, &e)) {
 		out->cache_hit = true;
 		hot_inc(u, ST_HIT);
@@ -539,7 +576,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 			ret = fault(u, out, IMS_IR_FAULT_PID_ACCESS, w->rid, index, fpd);
 			goto unlock;
 		}
-		unit_exit(u, epoch);
+		unit_exit(u, token);
 		ims__rcu_read_unlock();
 		out->kind = IMS_IR_OUT_POSTED;
 		out->notified = notified;
@@ -549,7 +586,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		hot_inc(u, ST_NOTIFY);
 		return send(u, out);
 	}
-	unit_exit(u, epoch);
+	unit_exit(u, token);
 	ims__rcu_read_unlock();
 
 	out->kind = IMS_IR_OUT_REMAPPED;
@@ -567,7 +604,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 	return send(u, out);
 
 unlock:
-	unit_exit(u, epoch);
+	unit_exit(u, token);
 	ims__rcu_read_unlock();
 	return ret;
 }
