@@ -66,6 +66,18 @@ struct ims_irq_chip {
 	void (*irq_compose_msi_msg)(struct ims_irq_data *d, struct ims_msi_msg *msg);
 	/* Store a message into the device (MSI, MSI-X and IMS levels). */
 	void (*irq_write_msi_msg)(struct ims_irq_data *d, const struct ims_msi_msg *msg);
+	/*
+	 * For chips behind a slow bus (message shadows in system memory that a
+	 * device command makes take effect): the control path calls
+	 * irq_bus_lock before taking the descriptor lock, and
+	 * irq_bus_sync_unlock after dropping it, where the chip pushes what
+	 * changed to the device. Not called on the data path. A negative
+	 * return from irq_bus_sync_unlock means the device kept its previous
+	 * state; the call that changed it is undone where it can be and
+	 * reports the error.
+	 */
+	void (*irq_bus_lock)(struct ims_irq_data *d);
+	int (*irq_bus_sync_unlock)(struct ims_irq_data *d);
 };
 
 enum {
