@@ -8,5 +8,6 @@
 #include <ims/cpumask.h>
 #include <ims/irq.h>
 #include <ims/irqdomain.h>
+#include <ims/x86.h>
 
 #endif
