@@ -59,7 +59,8 @@ TOOL_OBJS := $(TOOL_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 API_SRCS  := $(sort $(wildcard tests/api/*.c))
 STRESS_SRCS := $(sort $(wildcard tests/stress/*.c))
-TEST_BINS := $(UNIT_SRCS:%.c=$(O)/%) $(API_SRCS:%.c=$(O)/%) $(STRESS_SRCS:%.c=$(O)/%)
+TEST_BINS := $(UNIT_SRCS:%.c=$(O)/%) $(API_SRCS:%.c=$(O)/%) $(STRESS_SRCS:%.c=$(O)/%) \
+             $(O)/tests/api_symbols
 MT_BINS   := $(filter %_mt,$(TEST_BINS))
 TEST_HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(O)/%.o)
@@ -122,6 +123,7 @@ $(O)/tests/helpers/%.o: tests/helpers/%.c $(DEPS_STAMP)
 tests-build: $(TEST_BINS) $(IMSCTL)
 
 test: tests-build
+	@scripts/check-exports $(SHARED)
 	@scripts/run-tests $(O) $(TEST_BINS) -- tests/cli
 
 # The sanitizer runs build with clang, so that CI builds with both compilers
@@ -150,6 +152,15 @@ install: all $(O)/ims.pc
 	ln -sf libims.so.0 $(DESTDIR)$(PREFIX)/lib/libims.so
 	install -m 644 $(O)/ims.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(IMSCTL) $(DESTDIR)$(PREFIX)/bin/
+
+# Every IMS_API declaration must link from the shared library.
+$(O)/tests/api_symbols.c: scripts/gen-api-symbols $(wildcard include/ims/*.h)
+	@mkdir -p $(dir $@)
+	@scripts/gen-api-symbols > $@
+$(O)/tests/api_symbols: $(O)/tests/api_symbols.c $(SHARED)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -L$(O) -l:libims.so.0 -Wl,-rpath,$(CURDIR)/$(O) $(ALL_LDFLAGS)
+
+.SECONDARY:
 
 clean:
 	rm -rf build

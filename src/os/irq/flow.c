@@ -1,0 +1,156 @@
+/*
+ * Flow handlers: what happens when an interrupt arrives. All three flows
+ * share one rule that keeps the invariant "every interrupt raised while the
+ * line is enabled is handled at least once": an interrupt that cannot run
+ * now (disabled, no handler, or its handler already running on another CPU)
+ * is marked pending and masked, and whoever is running or enables it later
+ * runs it again. Handlers run with the descriptor lock dropped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "os/irq/internal.h"
+#include "util/log.h"
+#include "util/rcu.h"
+
+/* The descriptor whose handlers this thread is running, if any. */
+_Thread_local struct ims_irq_desc *ims__irq_current;
+
+static void report_storm(struct ims_irq_core *core, struct ims_irq_desc *desc)
+{
+	char names[96] = "";
+	size_t n = 0;
+	struct ims_irq_action *a;
+
+	for (a = atomic_load(&desc->action); a && n < sizeof(names) - 1; a = atomic_load(&a->next))
+		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", n ? "," : "", a->name);
+	ims__warn("irq %u: storm: %u of the last %u interrupts were not handled by any handler "
+		  "(%s); disabled", desc->irq, desc->irqs_unhandled, core->storm_window,
+		  n ? names : "no handlers");
+}
+
+/* Storm detection; desc->lock held. */
+static void note_interrupt(struct ims_irq_core *core, struct ims_irq_desc *desc, bool handled)
+{
+	if (!handled)
+		desc->irqs_unhandled++;
+	if (++desc->irq_count < core->storm_window)
+		return;
+	if (desc->irqs_unhandled > core->storm_unhandled) {
+		report_storm(core, desc);
+		atomic_fetch_or(&desc->state, IMS_IRQS_STORM | IMS_IRQS_DISABLED);
+		desc->depth++;
+		ims__irq_mask_locked(desc);
+	}
+	desc->irq_count = 0;
+	desc->irqs_unhandled = 0;
+}
+
+/* Run every handler once; desc->lock held on entry and exit, dropped inside. */
+static void run_actions(struct ims_irq_core *core, struct ims_irq_desc *desc, uint32_t cpu)
+{
+	struct ims_irq_desc *prev = ims__irq_current;
+	struct ims_irq_action *a;
+	unsigned int ret = IMS_IRQ_NONE;
+
+	atomic_fetch_and_explicit(&desc->state, ~(unsigned int)IMS_IRQS_PENDING, memory_order_relaxed);
+	atomic_fetch_or_explicit(&desc->state, IMS_IRQS_INPROGRESS, memory_order_relaxed);
+	ims__spin_unlock(&desc->lock);
+
+	ims__irq_current = desc;
+	for (a = atomic_load_explicit(&desc->action, memory_order_acquire); a;
+	     a = atomic_load_explicit(&a->next, memory_order_acquire))
+		ret |= (unsigned int)a->handler(desc->irq, a->ctx);
+	ims__irq_current = prev;
+	atomic_fetch_add_explicit(&desc->count, 1, memory_order_relaxed);
+	if (desc->kstat)
+		atomic_fetch_add_explicit(&desc->kstat[cpu], 1, memory_order_relaxed);
+
+	ims__spin_lock(&desc->lock);
+	atomic_fetch_and_explicit(&desc->state, ~(unsigned int)IMS_IRQS_INPROGRESS,
+				  memory_order_release);
+	note_interrupt(core, desc, ret & IMS_IRQ_HANDLED);
+}
+
+void ims__irq_handle_desc(struct ims_irq_core *core, struct ims_irq_desc *desc, uint32_t cpu)
+{
+	uint8_t flow = desc->flow;
+	unsigned int st;
+
+	ims__spin_lock(&desc->lock);
+	st = atomic_fetch_and_explicit(&desc->state, ~(unsigned int)IMS_IRQS_REPLAY,
+				       memory_order_relaxed);
+	if ((st & (IMS_IRQS_DISABLED | IMS_IRQS_INPROGRESS)) ||
+	    !atomic_load_explicit(&desc->action, memory_order_relaxed)) {
+		atomic_fetch_or_explicit(&desc->state, IMS_IRQS_PENDING, memory_order_relaxed);
+		ims__irq_mask_locked(desc);
+		if (flow == IMS_FLOW_EDGE)
+			ims__irq_ack_locked(desc);
+		else if (flow == IMS_FLOW_FASTEOI)
+			ims__irq_eoi_locked(desc);
+		ims__spin_unlock(&desc->lock);
+		return;
+	}
+	if (flow == IMS_FLOW_EDGE)
+		ims__irq_ack_locked(desc);
+	do {
+		st = atomic_load_explicit(&desc->state, memory_order_relaxed);
+		if (!atomic_load_explicit(&desc->action, memory_order_relaxed)) {
+			ims__irq_mask_locked(desc);
+			break;
+		}
+		/* Re-running for an edge that came while we ran: it was masked
+		 * then, open the line again before running. */
+		if ((st & IMS_IRQS_PENDING) && (st & IMS_IRQS_MASKED))
+			ims__irq_unmask_locked(desc);
+		run_actions(core, desc, cpu);
+		st = atomic_load_explicit(&desc->state, memory_order_relaxed);
+	} while ((st & IMS_IRQS_PENDING) && !(st & IMS_IRQS_DISABLED));
+	if (flow == IMS_FLOW_FASTEOI)
+		ims__irq_eoi_locked(desc);
+	ims__spin_unlock(&desc->lock);
+}
+
+IMS_API int ims_irq_handle(struct ims_irq_core *core, unsigned int irq, uint32_t cpu)
+{
+	struct ims_irq_desc *desc;
+
+	if (ims_unlikely(!core || cpu >= core->nr_cpus))
+		return ims__error(-EINVAL, "irq_handle: cpu %u is not a CPU of the machine", cpu);
+	ims__rcu_read_lock();
+	desc = ims__irq_to_desc(core, irq);
+	if (ims_unlikely(!desc || !(atomic_load_explicit(&desc->state, memory_order_acquire) &
+				    IMS_IRQS_READY))) {
+		ims__rcu_read_unlock();
+		atomic_fetch_add_explicit(&core->spurious, 1, memory_order_relaxed);
+		return -ENOENT;
+	}
+	ims__irq_handle_desc(core, desc, cpu);
+	ims__rcu_read_unlock();
+	return 0;
+}
+
+void ims__irq_resend(struct ims_irq_core *core, struct ims_irq_desc *desc)
+{
+	unsigned int st;
+	int cpu;
+
+	ims__spin_lock(&desc->lock);
+	st = atomic_load(&desc->state);
+	if (!(st & IMS_IRQS_PENDING) || (st & (IMS_IRQS_REPLAY | IMS_IRQS_DISABLED))) {
+		ims__spin_unlock(&desc->lock);
+		return;
+	}
+	atomic_fetch_or(&desc->state, IMS_IRQS_REPLAY);
+	if (ims__irq_retrigger_locked(desc) == 0) {
+		ims__spin_unlock(&desc->lock);
+		return;
+	}
+	cpu = desc->effective_cpu >= 0 ? desc->effective_cpu : 0;
+	ims__spin_unlock(&desc->lock);
+	if (core->resend)
+		core->resend(core, desc->irq, core->resend_ctx);
+	else
+		ims__irq_handle_desc(core, desc, (uint32_t)cpu);
+}
