@@ -35,8 +35,12 @@ SAN_LDFLAGS := -fsanitize=address,undefined
 else ifeq ($(BUILD),tsan)
 OPT := -O1 -Werror -fsanitize=thread -fno-omit-frame-pointer
 SAN_LDFLAGS := -fsanitize=thread
+else ifeq ($(BUILD),fuzz)
+OPT := -O1 -Werror -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+       -fno-omit-frame-pointer
+SAN_LDFLAGS := -fsanitize=address,undefined
 else
-$(error BUILD must be debug, release, asan or tsan)
+$(error BUILD must be debug, release, asan, tsan or fuzz)
 endif
 
 CFLAGS  ?=
@@ -70,7 +74,7 @@ SHARED := $(O)/libims.so.0
 IMSCTL := $(O)/imsctl
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all lib test sanitize tsan demo install clean deps check-deps tests-build fmt
+.PHONY: all lib test sanitize tsan demo install clean deps check-deps tests-build fmt fuzz fuzz-run fuzz-smoke tsan-run
 all: $(STATIC) $(SHARED) $(IMSCTL)
 lib: $(STATIC) $(SHARED)
 
@@ -92,14 +96,14 @@ $(O)/tools/%.o: tools/%.c $(DEPS_STAMP)
 
 $(STATIC): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(SHARED): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libims.so.0 $(if $(SAN_LDFLAGS),,-Wl,--no-undefined) -o $@ $^ $(ALL_LDFLAGS) $(LIBS)
-	ln -sf libims.so.0 $(O)/libims.so
+	$(Q)$(CC) -shared -Wl,-soname,libims.so.0 $(if $(SAN_LDFLAGS),,-Wl,--no-undefined) -o $@ $^ $(ALL_LDFLAGS) $(LIBS)
+	@ln -sf libims.so.0 $(O)/libims.so
 
 $(IMSCTL): $(TOOL_OBJS) $(STATIC)
-	$(CC) -o $@ $(TOOL_OBJS) $(STATIC) $(ALL_LDFLAGS) -ljansson $(LIBS)
+	$(Q)$(CC) -o $@ $(TOOL_OBJS) $(STATIC) $(ALL_LDFLAGS) -ljansson $(LIBS)
 
 # White-box unit and stress tests see src/ and link the static archive.
 TEST_CC = $(CC) $(ALL_CFLAGS) -Isrc -Itests -MMD -MP -o $@ $< $(TEST_HELPER_OBJS) $(STATIC) $(ALL_LDFLAGS) -lcmocka $(LIBS)
@@ -124,6 +128,7 @@ tests-build: $(TEST_BINS) $(IMSCTL)
 
 test: tests-build
 	@scripts/check-exports $(SHARED)
+	@$(if $(filter debug,$(BUILD)),$(MAKE) --no-print-directory fuzz-smoke,true)
 	@scripts/run-tests $(O) $(TEST_BINS) -- tests/cli
 
 # The sanitizer runs build with clang, so that CI builds with both compilers
@@ -136,6 +141,26 @@ tsan:
 	@$(MAKE) --no-print-directory BUILD=tsan CC=$(SAN_CC) tsan-run
 tsan-run: $(MT_BINS)
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" scripts/run-tests $(O) $(MT_BINS)
+
+# libFuzzer targets (clang): fuzz/fuzz_NAME.c with a seed corpus in
+# fuzz/corpus/NAME. `make test` runs each for a few seconds (fuzz-smoke);
+# `make fuzz FUZZ_SECONDS=600` runs longer.
+FUZZ_SRCS := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=$(O)/fuzz/%)
+FUZZ_HELPERS := $(O)/tests/helpers/fake_msi.o
+FUZZ_SECONDS ?= 5
+$(O)/fuzz/%: fuzz/%.c $(STATIC) $(FUZZ_HELPERS)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc -Itests -fsanitize=fuzzer -o $@ $< $(FUZZ_HELPERS) $(STATIC) $(ALL_LDFLAGS) $(LIBS)
+
+fuzz-run: $(FUZZ_BINS)
+	@scripts/run-fuzz $(O) $(FUZZ_SECONDS) $(FUZZ_BINS)
+fuzz-smoke:
+	@if command -v clang >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory BUILD=fuzz CC=clang fuzz-run FUZZ_SECONDS=$(FUZZ_SECONDS); \
+	else echo "fuzz: SKIPPED: clang is not installed"; fi
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=fuzz CC=clang fuzz-run FUZZ_SECONDS=$(or $(FUZZ_SECONDS),600)
 
 demo: $(IMSCTL)
 	@$(IMSCTL) demo

@@ -8,6 +8,7 @@
 #include <ims/cpumask.h>
 #include <ims/irq.h>
 #include <ims/irqdomain.h>
+#include <ims/msi.h>
 #include <ims/x86.h>
 
 #endif

@@ -66,6 +66,18 @@ struct ims_irq_chip {
 	void (*irq_compose_msi_msg)(struct ims_irq_data *d, struct ims_msi_msg *msg);
 	/* Store a message into the device (MSI, MSI-X and IMS levels). */
 	void (*irq_write_msi_msg)(struct ims_irq_data *d, const struct ims_msi_msg *msg);
+	/*
+	 * For chips behind a slow bus (message shadows in system memory that a
+	 * device command makes take effect): the control path calls
+	 * irq_bus_lock before taking the descriptor lock, and
+	 * irq_bus_sync_unlock after dropping it, where the chip pushes what
+	 * changed to the device. Not called on the data path. A negative
+	 * return from irq_bus_sync_unlock means the device kept its previous
+	 * state; the call that changed it is undone where it can be and
+	 * reports the error.
+	 */
+	void (*irq_bus_lock)(struct ims_irq_data *d);
+	int (*irq_bus_sync_unlock)(struct ims_irq_data *d);
 };
 
 enum {
@@ -94,13 +106,29 @@ struct ims_irq_domain_ops {
 			 uint32_t *hwirq, uint32_t *type);
 };
 
+/*
+ * Domain flags. The low 16 bits are defined here; the rest are free for a
+ * domain's own use.
+ */
+enum {
+	/* Per-device MSI, MSI-X and IMS domains may be built on this domain. */
+	IMS_IRQ_DOMAIN_FLAG_MSI_PARENT = 1u << 0,
+	/*
+	 * Messages through this domain are isolated per device (remapped with
+	 * source-id checks, or translated by device id): IMS may be built on it.
+	 * A virtual remapping unit does not set it.
+	 */
+	IMS_IRQ_DOMAIN_FLAG_ISOLATED_MSI = 1u << 1,
+	IMS_IRQ_DOMAIN_FLAG_USER_SHIFT = 16,
+};
+
 struct ims_irq_domain_info {
 	const char *name;			/* copied */
 	const struct ims_irq_domain_ops *ops;	/* required, alloc required */
 	const struct ims_irq_chip *chip;	/* chip of every irq at this level */
 	void *host_data;
 	struct ims_irq_domain *parent;		/* NULL for a root domain */
-	uint32_t flags;				/* free for the domain's users */
+	uint32_t flags;				/* IMS_IRQ_DOMAIN_FLAG_* */
 };
 
 IMS_API int ims_irq_domain_create(struct ims_irq_core *core, const struct ims_irq_domain_info *info,

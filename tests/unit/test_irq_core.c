@@ -698,6 +698,119 @@ static void affinity_goes_down_the_hierarchy(void **state)
 	ims_cpumask_destroy(out);
 }
 
+/* ---- slow-bus chips ---- */
+
+static struct {
+	int locked;
+	int syncs;
+	int fail_sync;
+	uint32_t shadow_masked, device_masked;
+} bus;
+
+static void bus_mask(struct ims_irq_data *d)
+{
+	(void)d;
+	assert_int_equal(bus.locked, 1);
+	bus.shadow_masked = 1;
+}
+
+static void bus_unmask(struct ims_irq_data *d)
+{
+	(void)d;
+	assert_int_equal(bus.locked, 1);
+	bus.shadow_masked = 0;
+}
+
+static void bus_write(struct ims_irq_data *d, const struct ims_msi_msg *m)
+{
+	(void)d;
+	(void)m;
+}
+
+static void bus_lock(struct ims_irq_data *d)
+{
+	(void)d;
+	bus.locked++;
+}
+
+/* The device takes the shadow, or refuses and keeps what it had. */
+static int bus_sync_unlock(struct ims_irq_data *d)
+{
+	(void)d;
+	bus.locked--;
+	bus.syncs++;
+	if (bus.fail_sync) {
+		bus.fail_sync--;
+		bus.shadow_masked = bus.device_masked;
+		return -EIO;
+	}
+	bus.device_masked = bus.shadow_masked;
+	return 0;
+}
+
+static void slow_bus_changes_undone_when_device_refuses(void **state)
+{
+	static const struct ims_irq_chip bus_chip = {
+		.name = "bus", .irq_mask = bus_mask, .irq_unmask = bus_unmask,
+		.irq_write_msi_msg = bus_write, .irq_bus_lock = bus_lock,
+		.irq_bus_sync_unlock = bus_sync_unlock,
+	};
+	struct ims_irq_domain_info info = { .name = "bus", .ops = &fake_ops, .chip = &bus_chip,
+					    .host_data = &L_top, .parent = W.mid };
+	struct ims_cpumask *m = ims_cpumask_create(4);
+	struct ims_irq_domain *d;
+	struct ims_irq_info info2;
+	int virq;
+
+	(void)state;
+	memset(&bus, 0, sizeof(bus));
+	bus.shadow_masked = bus.device_masked = 1;
+	assert_int_equal(ims_irq_domain_create(W.core, &info, &d), 0);
+	virq = ims_irq_domain_alloc_irqs(d, -1, 1, NULL, NULL);
+	/* The device refuses the unmask of startup: the request is undone. */
+	bus.fail_sync = 1;
+	hits = 0;
+	assert_int_equal(ims_irq_request(W.core, (unsigned int)virq, count_handler, 0, "b", NULL), -EIO);
+	assert_int_equal(bus.locked, 0);
+	assert_int_equal(bus.device_masked, 1);
+	assert_int_equal(ims_irq_get_info(W.core, (unsigned int)virq, &info2), 0);
+	assert_int_equal(info2.nr_actions, 0);
+	assert_false(info2.started);
+	/* Accepted the second time. */
+	assert_int_equal(ims_irq_request(W.core, (unsigned int)virq, count_handler, 0, "b", NULL), 0);
+	assert_int_equal(bus.device_masked, 0);
+	/* Disable is lazy; a signal while disabled masks the shadow only
+	 * (the data path never syncs), and enable's sync can fail. */
+	assert_int_equal(ims_irq_disable(W.core, (unsigned int)virq), 0);
+	bus.locked = 1;		/* the data path runs without the bus lock: allow the mask */
+	assert_int_equal(ims_irq_handle(W.core, (unsigned int)virq, 0), 0);
+	bus.locked = 0;
+	bus.device_masked = 1;	/* as if a later sync had pushed it */
+	bus.fail_sync = 1;
+	assert_int_equal(ims_irq_enable(W.core, (unsigned int)virq), -EIO);
+	assert_int_equal(ims_irq_get_info(W.core, (unsigned int)virq, &info2), 0);
+	assert_true(info2.disabled && info2.masked && info2.pending);
+	assert_int_equal(info2.depth, 1);
+	assert_int_equal(hits, 0);
+	assert_int_equal(ims_irq_enable(W.core, (unsigned int)virq), 0);
+	assert_int_equal(hits, 1);
+	assert_int_equal(bus.device_masked, 0);
+	/* Affinity: the device refuses, the old affinity stays. */
+	ims_cpumask_set(m, 1);
+	assert_int_equal(ims_irq_set_affinity(W.core, (unsigned int)virq, m), 0);
+	ims_cpumask_zero(m);
+	ims_cpumask_set(m, 3);
+	bus.fail_sync = 1;
+	assert_int_equal(ims_irq_set_affinity(W.core, (unsigned int)virq, m), -EIO);
+	assert_int_equal(ims_irq_effective_cpu(W.core, (unsigned int)virq), 1);
+	assert_int_equal(bus.locked, 0);
+	assert_int_equal(ims_irq_free(W.core, (unsigned int)virq, NULL), 0);
+	assert_int_equal(bus.device_masked, 1);
+	assert_int_equal(ims_irq_domain_free_irqs(W.core, (unsigned int)virq, 1), 0);
+	assert_int_equal(ims_irq_domain_remove(d), 0);
+	ims_cpumask_destroy(m);
+}
+
 /* ---- fail-Nth over every allocating call ---- */
 
 struct fn_ctx {
@@ -882,6 +995,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(spurious_and_bad_cpu, setup, teardown),
 		cmocka_unit_test_setup_teardown(fasteoi_and_simple_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(affinity_goes_down_the_hierarchy, setup, teardown),
+		cmocka_unit_test_setup_teardown(slow_bus_changes_undone_when_device_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(fail_nth_over_every_allocating_call, setup, teardown),
 	};
 

@@ -11,6 +11,7 @@
 
 enum chip_op {
 	OP_MASK, OP_UNMASK, OP_ACK, OP_EOI, OP_SET_AFFINITY, OP_RETRIGGER, OP_COMPOSE,
+	OP_BUS_LOCK,
 };
 
 static bool chip_has(const struct ims_irq_chip *c, enum chip_op op)
@@ -25,6 +26,7 @@ static bool chip_has(const struct ims_irq_chip *c, enum chip_op op)
 	case OP_SET_AFFINITY: return c->irq_set_affinity;
 	case OP_RETRIGGER: return c->irq_retrigger;
 	case OP_COMPOSE: return c->irq_compose_msi_msg;
+	case OP_BUS_LOCK: return c->irq_bus_lock && c->irq_bus_sync_unlock;
 	}
 	return false;
 }
@@ -222,4 +224,19 @@ int ims__irq_retrigger_locked(struct ims_irq_desc *desc)
 	if (lvl < 0)
 		return -ENOSYS;
 	return LEVEL_CHIP(desc, lvl)->irq_retrigger(&desc->data[lvl]);
+}
+
+void ims__irq_bus_lock(struct ims_irq_desc *desc)
+{
+	int lvl = desc->domain ? FIND_LEVEL(desc, 0, BUS_LOCK) : -1;
+
+	if (lvl >= 0)
+		LEVEL_CHIP(desc, lvl)->irq_bus_lock(&desc->data[lvl]);
+}
+
+int ims__irq_bus_sync_unlock(struct ims_irq_desc *desc)
+{
+	int lvl = desc->domain ? FIND_LEVEL(desc, 0, BUS_LOCK) : -1;
+
+	return lvl >= 0 ? LEVEL_CHIP(desc, lvl)->irq_bus_sync_unlock(&desc->data[lvl]) : 0;
 }

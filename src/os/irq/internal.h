@@ -159,6 +159,10 @@ void ims__irq_shutdown_locked(struct ims_irq_desc *desc);
 /* Replay a pending interrupt after enable; called with desc->lock dropped. */
 void ims__irq_resend(struct ims_irq_core *core, struct ims_irq_desc *desc);
 
+/* Slow-bus lock of the chip, if it has one; called without desc->lock. */
+void ims__irq_bus_lock(struct ims_irq_desc *desc);
+int ims__irq_bus_sync_unlock(struct ims_irq_desc *desc);
+
 /* Nearest level with irq_set_affinity, or -1. */
 int ims__irq_affinity_level(struct ims_irq_desc *desc);
 /* Hardware resend through the chips; 0 if done. desc->lock held. */

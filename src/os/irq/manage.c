@@ -34,6 +34,25 @@ static void synchronize_desc(struct ims_irq_desc *desc)
 	}
 }
 
+/* Unlink a, shutting the interrupt down if it was the last handler. */
+static void remove_action_locked(struct ims_irq_desc *desc, struct ims_irq_action *a)
+{
+	_Atomic(struct ims_irq_action *) *link;
+	struct ims_irq_action *it;
+
+	ims__assert_spin_held(&desc->lock);
+	for (link = &desc->action; (it = atomic_load(link)); link = &it->next) {
+		if (it == a) {
+			/* A flow walking the list may stand on `a` and follow its
+			 * next pointer, valid until a is freed after synchronize. */
+			atomic_store_explicit(link, atomic_load(&a->next), memory_order_release);
+			break;
+		}
+	}
+	if (!atomic_load(&desc->action))
+		ims__irq_shutdown_locked(desc);
+}
+
 static int refuse_from_own_handler(struct ims_irq_desc *desc, const char *what)
 {
 	if (ims__irq_current == desc)
@@ -72,6 +91,7 @@ IMS_API int ims_irq_request(struct ims_irq_core *core, unsigned int irq, ims_irq
 	a->flags = flags;
 	(void)tail;
 
+	ims__irq_bus_lock(desc);
 	ims__spin_lock(&desc->lock);
 	old = atomic_load(&desc->action);
 	first = !old;
@@ -106,11 +126,25 @@ IMS_API int ims_irq_request(struct ims_irq_core *core, unsigned int irq, ims_irq
 		}
 	}
 	ims__spin_unlock(&desc->lock);
+	ret = ims__irq_bus_sync_unlock(desc);
+	if (ret < 0) {
+		/* The device did not take the new state: take the handler out
+		 * again so that nothing half-done remains. */
+		ims__irq_bus_lock(desc);
+		ims__spin_lock(&desc->lock);
+		remove_action_locked(desc, a);
+		ims__spin_unlock(&desc->lock);
+		ims__irq_bus_sync_unlock(desc);
+		synchronize_desc(desc);
+		action_free(a);
+		return ims__error(ret, "irq_request: irq %u: the device did not take the change", irq);
+	}
 	ims__irq_resend(core, desc);
 	return 0;
 
 unlock_free:
 	ims__spin_unlock(&desc->lock);
+	ims__irq_bus_sync_unlock(desc);
 	action_free(a);
 	return ret;
 }
@@ -118,7 +152,6 @@ unlock_free:
 IMS_API int ims_irq_free(struct ims_irq_core *core, unsigned int irq, void *ctx)
 {
 	struct ims_irq_desc *desc = ims__irq_desc_get(core, irq, "irq_free");
-	_Atomic(struct ims_irq_action *) *link;
 	struct ims_irq_action *a;
 	int ret;
 
@@ -127,22 +160,22 @@ IMS_API int ims_irq_free(struct ims_irq_core *core, unsigned int irq, void *ctx)
 	ret = refuse_from_own_handler(desc, "irq_free");
 	if (ret)
 		return ret;
+	ims__irq_bus_lock(desc);
 	ims__spin_lock(&desc->lock);
-	for (link = &desc->action; (a = atomic_load(link)); link = &a->next)
+	for (a = atomic_load(&desc->action); a; a = atomic_load(&a->next))
 		if (a->ctx == ctx)
 			break;
 	if (!a) {
 		ims__spin_unlock(&desc->lock);
+		ims__irq_bus_sync_unlock(desc);
 		ims__warn_once("irq_free: irq %u: freeing a handler that is not installed", irq);
 		return ims__error(-ENOENT, "irq_free: irq %u has no handler with that context", irq);
 	}
-	/* Unlink; a flow walking the list may still stand on `a` and will
-	 * follow its next pointer, which stays valid until a is freed after
-	 * synchronize below. */
-	atomic_store_explicit(link, atomic_load(&a->next), memory_order_release);
-	if (!atomic_load(&desc->action))
-		ims__irq_shutdown_locked(desc);
+	remove_action_locked(desc, a);
 	ims__spin_unlock(&desc->lock);
+	if (ims__irq_bus_sync_unlock(desc) < 0)
+		ims__warn("irq_free: irq %u: the device did not take the shutdown; its slot may still "
+			  "signal, and such signals are held pending", irq);
 	synchronize_desc(desc);
 	action_free(a);
 	return 0;
@@ -190,28 +223,49 @@ IMS_API int ims_irq_disable(struct ims_irq_core *core, unsigned int irq)
 IMS_API int ims_irq_enable(struct ims_irq_core *core, unsigned int irq)
 {
 	struct ims_irq_desc *desc = ims__irq_desc_get(core, irq, "irq_enable");
+	bool opened = false;
+	int ret;
 
 	if (!desc)
 		return -EINVAL;
+	ims__irq_bus_lock(desc);
 	ims__spin_lock(&desc->lock);
 	if (!(atomic_load(&desc->state) & IMS_IRQS_STARTED)) {
-		ims__spin_unlock(&desc->lock);
-		return ims__error(-EINVAL, "irq_enable: irq %u has no handler", irq);
+		ret = ims__error(-EINVAL, "irq_enable: irq %u has no handler", irq);
+		goto unlock;
 	}
 	if (desc->depth == 0) {
-		ims__spin_unlock(&desc->lock);
 		ims__warn_once("irq_enable: unbalanced enable of irq %u", irq);
-		return ims__error(-EINVAL, "irq_enable: irq %u is not disabled (unbalanced enable)", irq);
+		ret = ims__error(-EINVAL, "irq_enable: irq %u is not disabled (unbalanced enable)", irq);
+		goto unlock;
 	}
 	if (--desc->depth == 0) {
 		atomic_fetch_and(&desc->state, ~(unsigned int)(IMS_IRQS_DISABLED | IMS_IRQS_STORM));
 		desc->irq_count = 0;
 		desc->irqs_unhandled = 0;
 		ims__irq_unmask_locked(desc);
+		opened = true;
 	}
 	ims__spin_unlock(&desc->lock);
+	ret = ims__irq_bus_sync_unlock(desc);
+	if (ret < 0 && opened) {
+		/* The device stayed masked: so does the interrupt, disabled. */
+		ims__irq_bus_lock(desc);
+		ims__spin_lock(&desc->lock);
+		desc->depth++;
+		atomic_fetch_or(&desc->state, IMS_IRQS_DISABLED);
+		ims__irq_mask_locked(desc);
+		ims__spin_unlock(&desc->lock);
+		ims__irq_bus_sync_unlock(desc);
+		return ims__error(ret, "irq_enable: irq %u: the device did not take the unmask", irq);
+	}
 	ims__irq_resend(core, desc);
 	return 0;
+
+unlock:
+	ims__spin_unlock(&desc->lock);
+	ims__irq_bus_sync_unlock(desc);
+	return ret;
 }
 
 IMS_API int ims_irq_synchronize(struct ims_irq_core *core, unsigned int irq)
@@ -264,12 +318,28 @@ IMS_API int ims_irq_set_affinity(struct ims_irq_core *core, unsigned int irq,
 	if (!ref)
 		return -ENOMEM;
 
+	ims__irq_bus_lock(desc);
 	ims__spin_lock(&desc->lock);
 	lvl = ims__irq_affinity_level(desc);
 	if (lvl >= 0) {
 		const struct ims_irq_chip *chip = ims__irq_level_domain(desc, (unsigned int)lvl)->chip;
 
 		ret = chip->irq_set_affinity(&desc->data[lvl], &ref->mask, false);
+		if (ret >= 0) {
+			ims__spin_unlock(&desc->lock);
+			ret = ims__irq_bus_sync_unlock(desc);
+			ims__irq_bus_lock(desc);
+			ims__spin_lock(&desc->lock);
+			if (ret < 0) {
+				/* The device kept its message: go back to where it points. */
+				struct ims_cpumask *back = desc->affinity ? &desc->affinity->mask : NULL;
+
+				if (back)
+					chip->irq_set_affinity(&desc->data[lvl], back, true);
+				ims__error(ret, "irq_set_affinity: irq %u: the device did not take the "
+					   "new message", irq);
+			}
+		}
 	} else {
 		/* No level routes by CPU (a bare descriptor): the first CPU
 		 * of the mask is where it is delivered. */
@@ -277,12 +347,14 @@ IMS_API int ims_irq_set_affinity(struct ims_irq_core *core, unsigned int irq,
 	}
 	if (ret < 0) {
 		ims__spin_unlock(&desc->lock);
+		ims__irq_bus_sync_unlock(desc);
 		ims__irq_mask_put(core, ref);
 		return ret;
 	}
 	old = desc->affinity;
 	desc->affinity = ref;
 	ims__spin_unlock(&desc->lock);
+	ims__irq_bus_sync_unlock(desc);
 	ims__irq_mask_put(core, old);
 	return 0;
 }

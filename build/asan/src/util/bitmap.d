@@ -1,3 +1,0 @@
-build/asan/src/util/bitmap.o: src/util/bitmap.c src/util/bitmap.h
-
-src/util/bitmap.h:

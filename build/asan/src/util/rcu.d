@@ -1,3 +1,0 @@
-build/asan/src/util/rcu.o: src/util/rcu.c src/util/rcu.h
-
-src/util/rcu.h:

@@ -1,2 +1,0 @@
-build/debug/src/util/bitmap.o: src/util/bitmap.c src/util/bitmap.h
-src/util/bitmap.h:
