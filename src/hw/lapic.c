@@ -11,6 +11,7 @@
 
 #include "hw/lapic.h"
 #include "util/alloc.h"
+#include "util/compiler.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -21,11 +22,17 @@ struct ims_hw_lapic {
 	_Atomic uint64_t irr[WORDS];
 	_Atomic uint64_t tmr[WORDS];
 	_Atomic uint32_t svr;		/* read lock-free by delivery */
-	/* lock guards isr, tpr, ldr, dfr and the acceptance transition. */
+	/*
+	 * lock guards isr, tpr, ldr, dfr, the acceptance transition and the
+	 * counters of what happens under it (accepted, eoi, eoi_empty).
+	 * Messages that set an IRR bit are not counted on the data path: each
+	 * one is either accepted or still in IRR, so stats derive the count.
+	 */
 	ims_spinlock_t lock;
 	uint64_t isr[WORDS];
 	uint32_t tpr, ldr, dfr;
-	atomic_uint_fast64_t delivered, coalesced, rejected, accepted, eoi, eoi_empty;
+	uint64_t accepted, eoi, eoi_empty;
+	atomic_uint_fast64_t coalesced, rejected;
 	atomic_uint_fast64_t nmi, smi, init, extint;
 };
 
@@ -112,17 +119,19 @@ bool ims__lapic_deliver(struct ims_hw_lapic *l, uint8_t delivery_mode, uint8_t v
 		atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
 		return false;
 	}
-	if (level_trigger)
-		atomic_fetch_or_explicit(&l->tmr[vector / 64], bit, memory_order_relaxed);
-	else
-		atomic_fetch_and_explicit(&l->tmr[vector / 64], ~bit, memory_order_relaxed);
+	/* TMR changes only when the trigger mode does: no write in the common case. */
+	if (ims_unlikely(!!(atomic_load_explicit(&l->tmr[vector / 64], memory_order_relaxed) & bit) !=
+			 level_trigger)) {
+		if (level_trigger)
+			atomic_fetch_or_explicit(&l->tmr[vector / 64], bit, memory_order_relaxed);
+		else
+			atomic_fetch_and_explicit(&l->tmr[vector / 64], ~bit, memory_order_relaxed);
+	}
 	/* Release: whatever the sender wrote before the message is visible to
 	 * the CPU that accepts it. */
 	old = atomic_fetch_or_explicit(&l->irr[vector / 64], bit, memory_order_acq_rel);
 	if (old & bit)
 		atomic_fetch_add_explicit(&l->coalesced, 1, memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&l->delivered, 1, memory_order_relaxed);
 	return true;
 }
 
@@ -151,7 +160,7 @@ int ims__lapic_accept(struct ims_hw_lapic *l)
 	}
 	atomic_fetch_and_explicit(&l->irr[v / 64], ~(1ull << (v % 64)), memory_order_acq_rel);
 	l->isr[v / 64] |= 1ull << (v % 64);
-	atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
+	l->accepted++;
 	ims__spin_unlock(&l->lock);
 	return v;
 }
@@ -161,11 +170,11 @@ static void eoi_locked(struct ims_hw_lapic *l)
 	int v = highest_bit(l->isr);
 
 	if (v < 0) {
-		atomic_fetch_add_explicit(&l->eoi_empty, 1, memory_order_relaxed);
+		l->eoi_empty++;
 		return;
 	}
 	l->isr[v / 64] &= ~(1ull << (v % 64));
-	atomic_fetch_add_explicit(&l->eoi, 1, memory_order_relaxed);
+	l->eoi++;
 }
 
 bool ims__lapic_match_logical(struct ims_hw_lapic *l, uint32_t dest)
@@ -270,12 +279,19 @@ void ims__lapic_write(struct ims_hw_lapic *l, uint32_t reg, uint32_t val)
 
 void ims__lapic_stats(struct ims_hw_lapic *l, struct ims_hw_lapic_stats *out)
 {
-	out->delivered = atomic_load_explicit(&l->delivered, memory_order_relaxed);
+	uint64_t in_irr = 0;
+
+	ims__spin_lock(&l->lock);
+	out->accepted = l->accepted;
+	out->eoi = l->eoi;
+	out->eoi_empty = l->eoi_empty;
+	/* Under the lock no IRR bit can move to ISR: the sum is exact. */
+	for (int i = 0; i < WORDS; i++)
+		in_irr += (uint64_t)__builtin_popcountll(atomic_load_explicit(&l->irr[i], memory_order_relaxed));
+	ims__spin_unlock(&l->lock);
+	out->delivered = out->accepted + in_irr;
 	out->coalesced = atomic_load_explicit(&l->coalesced, memory_order_relaxed);
 	out->rejected = atomic_load_explicit(&l->rejected, memory_order_relaxed);
-	out->accepted = atomic_load_explicit(&l->accepted, memory_order_relaxed);
-	out->eoi = atomic_load_explicit(&l->eoi, memory_order_relaxed);
-	out->eoi_empty = atomic_load_explicit(&l->eoi_empty, memory_order_relaxed);
 	out->nmi = atomic_load_explicit(&l->nmi, memory_order_relaxed);
 	out->smi = atomic_load_explicit(&l->smi, memory_order_relaxed);
 	out->init = atomic_load_explicit(&l->init, memory_order_relaxed);

@@ -86,8 +86,10 @@ IMS_API int ims_x86_vector_dispatch(struct ims_x86_vector_domain *vd, uint32_t c
 	rc = ims_irq_handle(vd->core, VT_IRQ(e), cpu);
 	if (ims_unlikely(rc == -ENOENT))
 		atomic_fetch_add_explicit(&vd->spurious[cpu], 1, memory_order_relaxed);
-	else
-		atomic_fetch_add_explicit(&vd->dispatched[cpu], 1, memory_order_relaxed);
+	else	/* one dispatcher per CPU: a plain increment, no locked RMW */
+		atomic_store_explicit(&vd->dispatched[cpu],
+				      atomic_load_explicit(&vd->dispatched[cpu], memory_order_relaxed) + 1,
+				      memory_order_relaxed);
 out:
 	if (this_dispatch.eoi_pending)
 		eoi(vd, cpu);
