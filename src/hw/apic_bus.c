@@ -118,9 +118,16 @@ static bool matches(struct ims_hw_apic_bus *bus, uint32_t cpu, const struct ims_
 /* Lowest priority: the matching APIC with the lowest PPR, ties in turn. */
 static int deliver_lowest(struct ims_hw_apic_bus *bus, const struct ims_hw_apic_irq *irq)
 {
-	uint32_t start = atomic_fetch_add_explicit(&bus->lowest_turn, 1, memory_order_relaxed);
-	uint32_t best = NO_CPU, best_ppr = 0;
+	uint32_t start, best = NO_CPU, best_ppr = 0;
 
+	/* A physical destination names one APIC: nothing to arbitrate. */
+	if (!irq->dest_logical && !is_broadcast(irq)) {
+		uint32_t cpu = irq->dest < bus->id_slots ? bus->by_id[irq->dest] : NO_CPU;
+
+		return cpu == NO_CPU ? 0 : ims__lapic_deliver(bus->lapics[cpu], irq->delivery_mode,
+							      irq->vector, irq->level_trigger);
+	}
+	start = atomic_fetch_add_explicit(&bus->lowest_turn, 1, memory_order_relaxed);
 	for (uint32_t k = 0; k < bus->nr_cpus; k++) {
 		uint32_t cpu = (start + k) % bus->nr_cpus, ppr;
 

@@ -289,6 +289,14 @@ static void bus_lowest_priority_picks_lowest_ppr(void **state)
 			got += irr_has(ims__apic_bus_lapic(bus, i), v);
 		assert_int_equal(got, 1);
 	}
+	/* Physical lowest priority names one APIC: it gets it, whatever its PPR. */
+	irq.dest_logical = false;
+	irq.dest = 1;
+	irq.vector = 0x75;
+	assert_int_equal(ims__apic_bus_deliver(bus, &irq), 1);
+	assert_true(irr_has(ims__apic_bus_lapic(bus, 1), 0x75));
+	irq.dest = 9;
+	assert_int_equal(ims__apic_bus_deliver(bus, &irq), 0);
 	ims__apic_bus_destroy(bus);
 }
 

@@ -88,6 +88,7 @@ static uint64_t *cleanup_bits(struct ims_x86_vector_domain *vd, uint32_t cpu)
 
 static void hold_old_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, uint32_t vector)
 {
+	ims__assert_mutex_held(&vd->vector_lock);
 	ims__set_bit(cleanup_bits(vd, cpu), vector);
 	ims__set_bit(vd->cleanup_cpus, cpu);
 	atomic_fetch_add_explicit(&vd->cleanup_held, 1, memory_order_relaxed);
@@ -96,6 +97,7 @@ static void hold_old_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, uint
 /* Free an old vector that cleanup held: table entry, matrix, bit. */
 static void free_old_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, uint32_t vector)
 {
+	ims__assert_mutex_held(&vd->vector_lock);
 	entry_clear_locked(vd, cpu, vector);
 	ims__matrix_free(vd->matrix, cpu, vector);
 	ims__clear_bit(cleanup_bits(vd, cpu), vector);
@@ -109,6 +111,7 @@ static void free_old_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, uint
  */
 static void retire_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, uint32_t vector, uint32_t irq)
 {
+	ims__assert_mutex_held(&vd->vector_lock);
 	if (!apic_holds(vd, cpu, vector)) {
 		entry_clear_locked(vd, cpu, vector);
 		ims__matrix_free(vd->matrix, cpu, vector);
@@ -125,6 +128,7 @@ static void cleanup_one_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, u
 	struct ims_irq_data *d;
 	uint64_t s, cur;
 
+	ims__assert_mutex_held(&vd->vector_lock);
 	if (!(e & VT_VALID) || (e & VT_STALE)) {
 		/* Deactivated (or its irq freed): wait only for the APIC. */
 		if (!apic_holds(vd, cpu, vector))
@@ -219,6 +223,7 @@ static void release_locked(struct ims_x86_vector_domain *vd, struct ims_irq_data
 	uint64_t s = state_load(d);
 	uint32_t irq = ims_irq_data_irq(d);
 
+	ims__assert_mutex_held(&vd->vector_lock);
 	if (!(s & VS_HAS_VEC))
 		return;
 	retire_locked(vd, VS_CPU(s), VS_VEC(s), irq);
@@ -282,6 +287,7 @@ static bool mask_has_online_locked(struct ims_x86_vector_domain *vd, const struc
 {
 	uint32_t n = IMS_MIN(mask->nbits, vd->nr_cpus);
 
+	ims__assert_mutex_held(&vd->vector_lock);
 	for (uint32_t c = ims__find_next_bit(mask->bits, n, 0); c < n;
 	     c = ims__find_next_bit(mask->bits, n, c + 1))
 		if (ims__matrix_cpu_online(vd->matrix, c))
