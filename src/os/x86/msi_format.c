@@ -11,6 +11,21 @@
 
 #include "util/log.h"
 
+/* The fields of each word are disjoint and cover only their own bits. */
+_Static_assert(sizeof(struct ims_msi_msg) == 12, "address low, address high, data");
+_Static_assert((IMS_X86_MSI_ADDR_BASE_MASK & (IMS_X86_MSI_ADDR_DEST_MASK | IMS_X86_MSI_ADDR_EXT_DEST_MASK |
+					       IMS_X86_MSI_ADDR_REMAP | IMS_X86_MSI_ADDR_RH |
+					       IMS_X86_MSI_ADDR_LOGICAL)) == 0, "compat address fields overlap");
+_Static_assert((IMS_X86_MSI_ADDR_DEST_MASK & IMS_X86_MSI_ADDR_EXT_DEST_MASK) == 0,
+	       "destination and extended destination overlap");
+_Static_assert((IMS_X86_MSI_ADDR_HANDLE_MASK & (IMS_X86_MSI_ADDR_REMAP | IMS_X86_MSI_ADDR_SHV |
+						 IMS_X86_MSI_ADDR_HANDLE15)) == 0, "remappable address fields overlap");
+_Static_assert((IMS_X86_MSI_DATA_VECTOR_MASK | IMS_X86_MSI_DATA_DM_MASK | IMS_X86_MSI_DATA_RSVD_MASK |
+		IMS_X86_MSI_DATA_LEVEL_ASSERT | IMS_X86_MSI_DATA_TRIGGER_LEVEL) == 0xffffffffu &&
+	       (IMS_X86_MSI_DATA_RSVD_MASK & (IMS_X86_MSI_DATA_VECTOR_MASK | IMS_X86_MSI_DATA_DM_MASK |
+					      IMS_X86_MSI_DATA_LEVEL_ASSERT | IMS_X86_MSI_DATA_TRIGGER_LEVEL)) == 0,
+	       "compat data fields tile the word");
+
 IMS_API const char *ims_x86_delivery_mode_name(unsigned int dm)
 {
 	switch (dm) {
@@ -113,7 +128,7 @@ IMS_API int ims_x86_msi_decode(const struct ims_msi_msg *msg, struct ims_x86_msi
 		if (dm_reserved(f.delivery_mode))
 			return ims__error(-EINVAL, "msi decode: delivery mode %u (data bits 10:8) is reserved",
 					  f.delivery_mode);
-		if (d & 0x3800u)
+		if (d & 0x3800u)	/* bits 13:11 */
 			return ims__error(-EINVAL, "msi decode: data bits 13:11 (reserved) are 0x%x",
 					  (d >> 11) & 7);
 		if (d & 0xffff0000u)

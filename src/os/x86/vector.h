@@ -42,6 +42,11 @@
 #define VT_GEN_MASK	0x1fffffffull
 #define VT_IRQ(e)	((uint32_t)(e))
 
+_Static_assert((VS_MAKE(0xffff, 0xff, 0xffff, 0xff, 0) & (VS_HAS_VEC | VS_MOVING)) == 0,
+	      "packed irq state: fields and flags overlap");
+_Static_assert(((VT_GEN_MASK << VT_GEN_SHIFT) & (VT_VALID | VT_MOVED | VT_STALE | 0xffffffffull)) == 0,
+	      "vector table entry: generation overlaps flags or irq");
+
 struct ims_x86_vector_domain {
 	struct ims_irq_core *core;
 	struct ims_irq_domain *domain;
