@@ -6,6 +6,8 @@
 
 #include <ims/common.h>
 #include <ims/cpumask.h>
+#include <ims/ims_slot.h>
+#include <ims/pci.h>
 #include <ims/irq.h>
 #include <ims/irqdomain.h>
 #include <ims/msi.h>

@@ -27,6 +27,7 @@ bool imsctl_wants_help(int argc, char **argv);
 /* One declaration per command, defined in its own cmd_*.c file. */
 int imsctl_cmd_decode(int argc, char **argv);
 int imsctl_cmd_demo(int argc, char **argv);
+int imsctl_cmd_pci(int argc, char **argv);
 int imsctl_cmd_version(int argc, char **argv);
 
 #endif
