@@ -43,7 +43,8 @@ static atomic_uint_fast64_t off_target;
 static _Thread_local int this_cpu = -1;
 static atomic_bool stop_cpus, stop_affinity;
 static uint64_t fired_total;
-static uint64_t moves_ok, moves_busy, moves_same;
+static uint64_t moves_ok, moves_busy, moves_same, moves_offline;
+static uint64_t offlines, offline_busy;
 
 static ims_irqreturn_t handler(unsigned int irq, void *ctx)
 {
@@ -92,10 +93,36 @@ static void *affinity_thread(void *arg)
 {
 	struct ims_cpumask *mask = ims_cpumask_create(NCPUS);
 
+	bool cpu3_online = true;
+	unsigned int round = 0;
+
 	(void)arg;
 	while (!atomic_load_explicit(&stop_affinity, memory_order_acquire)) {
 		uint32_t i = (uint32_t)(rnd() % NIRQS);
 		int before = ims_irq_effective_cpu(m.core, (unsigned int)base_irq + i), rc;
+
+		/* Now and then CPU 3 leaves (taking its irqs elsewhere) and returns. */
+		if (++round % 256 == 0) {
+			if (cpu3_online) {
+				/* Busy until interrupts land on the moved irqs' new vectors. */
+				for (int tries = 0; tries < 100; tries++) {
+					rc = ims_x86_vector_cpu_offline(m.vd, 3);
+					if (rc != -EBUSY)
+						break;
+					offline_busy++;
+					sched_yield();
+				}
+				if (rc == 0) {
+					cpu3_online = false;
+					offlines++;
+				} else if (rc != -EBUSY) {
+					fail_msg("cpu_offline: %d (%s)", rc, ims_last_error());
+				}
+			} else {
+				assert_int_equal(ims_x86_vector_cpu_online(m.vd, 3), 0);
+				cpu3_online = true;
+			}
+		}
 
 		ims_cpumask_zero(mask);
 		ims_cpumask_set(mask, (uint32_t)(rnd() % NCPUS));
@@ -104,6 +131,8 @@ static void *affinity_thread(void *arg)
 		rc = ims_irq_set_affinity(m.core, (unsigned int)base_irq + i, mask);
 		if (rc == -EBUSY)
 			moves_busy++;
+		else if (rc == -EINVAL && !cpu3_online)
+			moves_offline++;	/* the mask held only the offline CPU */
 		else if (rc == 0 && ims_cpumask_test(mask, (uint32_t)before) &&
 			 ims_irq_effective_cpu(m.core, (unsigned int)base_irq + i) == before)
 			moves_same++;
@@ -113,6 +142,8 @@ static void *affinity_thread(void *arg)
 			fail_msg("set_affinity: %d (%s)", rc, ims_last_error());
 		sched_yield();
 	}
+	if (!cpu3_online)
+		assert_int_equal(ims_x86_vector_cpu_online(m.vd, 3), 0);
 	ims_cpumask_destroy(mask);
 	return NULL;
 }
@@ -209,6 +240,9 @@ static void migration_under_fire_loses_and_misdelivers_nothing(void **state)
 		assert_true(x86m_isr_empty(&m, i));
 	}
 	ims_x86_vector_get_stats(m.vd, &st);
+	print_message("CPU 3 offline %llu times (refused busy %llu); %llu moves refused for an "
+		      "offline-only mask\n", (unsigned long long)offlines, (unsigned long long)offline_busy,
+		      (unsigned long long)moves_offline);
 	print_message("fired %llu handled %llu coalesced %llu; moves %llu (refused busy %llu, "
 		      "no change %llu); vector moves started %llu done %llu; dispatched %llu, %llu of them "
 		      "on a CPU the irq had left\n",
