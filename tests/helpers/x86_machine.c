@@ -2,6 +2,7 @@
  * The test machine of x86_machine.h.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,20 +49,30 @@ static void slot_mask(struct ims_irq_data *d)
 static void slot_unmask(struct ims_irq_data *d)
 {
 	struct x86m_slot *s = slot_of(d);
+	struct x86m *m = machine_of(d);
 	uint32_t addr, data;
-	bool replay;
+	bool replay, posted;
 
 	ims__spin_lock(&s->lock);
 	s->masked = false;
 	replay = s->pending;
 	s->pending = false;
+	posted = s->posted;
 	addr = s->addr;
 	data = s->data;
+	if (replay && !posted)
+		atomic_fetch_add(&s->inflight, 1);
 	ims__spin_unlock(&s->lock);
-	if (replay) {
-		atomic_fetch_add(&s->sent, 1);
-		send_msg(machine_of(d), addr, data);
+	if (!replay)
+		return;
+	if (posted) {
+		if (m->posted_fn)
+			m->posted_fn(m->posted_ctx, (uint32_t)(s - m->slots));
+		return;
 	}
+	atomic_fetch_add(&s->sent, 1);
+	send_msg(m, addr, data);
+	atomic_fetch_sub(&s->inflight, 1);
 }
 
 static int slot_set_affinity(struct ims_irq_data *d, const struct ims_cpumask *mask, bool force)
@@ -96,6 +107,7 @@ static int dev_alloc(struct ims_irq_domain *d, unsigned int virq, unsigned int n
 		ims__spin_lock(&s->lock);
 		s->masked = true;
 		s->pending = false;
+		s->posted = false;
 		s->addr = s->data = 0;
 		ims__spin_unlock(&s->lock);
 		ims_irq_domain_set_info(d, virq + i, first + i, s);
@@ -198,6 +210,8 @@ int x86m_fire(struct x86m *m, uint32_t slot)
 	struct x86m_slot *s = &m->slots[slot];
 	uint32_t addr, data;
 
+	int n;
+
 	ims__spin_lock(&s->lock);
 	if (s->masked) {
 		s->pending = true;
@@ -205,12 +219,43 @@ int x86m_fire(struct x86m *m, uint32_t slot)
 		atomic_fetch_add(&s->latched, 1);
 		return 0;
 	}
+	if (s->posted) {
+		ims__spin_unlock(&s->lock);
+		if (m->posted_fn)
+			m->posted_fn(m->posted_ctx, slot);
+		return 0;
+	}
 	addr = s->addr;
 	data = s->data;
+	atomic_fetch_add(&s->inflight, 1);
 	ims__spin_unlock(&s->lock);
 	/* Sent outside the lock: a message read before an update may land after it. */
 	atomic_fetch_add(&s->sent, 1);
-	return send_msg(m, addr, data);
+	n = send_msg(m, addr, data);
+	atomic_fetch_sub(&s->inflight, 1);
+	return n;
+}
+
+void x86m_slot_post(struct x86m *m, uint32_t slot)
+{
+	struct x86m_slot *s = &m->slots[slot];
+
+	ims__spin_lock(&s->lock);
+	s->posted = true;
+	ims__spin_unlock(&s->lock);
+	while (atomic_load(&s->inflight))
+		sched_yield();
+}
+
+void x86m_slot_unpost(struct x86m *m, uint32_t slot, const struct ims_msi_msg *msg)
+{
+	struct x86m_slot *s = &m->slots[slot];
+
+	ims__spin_lock(&s->lock);
+	s->addr = msg->address_lo;
+	s->data = msg->data;
+	s->posted = false;
+	ims__spin_unlock(&s->lock);
 }
 
 int x86m_poll(struct x86m *m, uint32_t cpu)

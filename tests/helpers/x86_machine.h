@@ -17,11 +17,13 @@
 #include "util/lock.h"
 
 struct x86m_slot {
-	ims_spinlock_t lock;		/* guards the four fields below */
+	ims_spinlock_t lock;		/* guards the five fields below */
 	uint32_t addr;
 	uint32_t data;
 	bool masked;
 	bool pending;
+	bool posted;			/* raises go to posted_fn, not the bus */
+	atomic_uint inflight;		/* messages read and not yet delivered */
 	atomic_uint_fast64_t sent;	/* messages put on the bus */
 	atomic_uint_fast64_t latched;	/* raised while masked */
 };
@@ -34,6 +36,10 @@ struct x86m {
 	uint32_t nr_cpus;
 	uint32_t nr_slots;
 	struct x86m_slot *slots;
+	/* Delivery of a raise on a posted slot (as a posted-interrupt
+	 * descriptor would take it); NULL drops it. */
+	void (*posted_fn)(void *ctx, uint32_t slot);
+	void *posted_ctx;
 };
 
 /* apic_ids may be NULL (CPU i has APIC ID i). */
@@ -44,6 +50,14 @@ void x86m_destroy(struct x86m *m);
 int x86m_alloc(struct x86m *m, uint32_t slot, unsigned int nr, const struct ims_cpumask *aff);
 /* The device raises slot: held if masked, else sent. Returns APICs that took it. */
 int x86m_fire(struct x86m *m, uint32_t slot);
+/*
+ * Switch a slot to posted delivery (as a remapping entry is switched) and
+ * wait until no message read before the switch is still on its way, as
+ * the remapping unit's invalidation wait does. Or back, with the message
+ * to send from now on.
+ */
+void x86m_slot_post(struct x86m *m, uint32_t slot);
+void x86m_slot_unpost(struct x86m *m, uint32_t slot, const struct ims_msi_msg *msg);
 /* Send a raw message (an in-flight old one, a stray one). */
 int x86m_send(struct x86m *m, uint32_t addr, uint32_t data);
 /* Take one vector on cpu and dispatch it: the vector, or -1 if none. */
