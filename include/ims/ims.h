@@ -12,5 +12,6 @@
 #include <ims/irqdomain.h>
 #include <ims/msi.h>
 #include <ims/remap.h>
+#include <ims/x86.h>
 
 #endif
