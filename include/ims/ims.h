@@ -11,6 +11,8 @@
 #include <ims/irq.h>
 #include <ims/irqdomain.h>
 #include <ims/msi.h>
+#include <ims/remap.h>
+#include <ims/x86.h>
 #include <ims/ims_chip.h>
 #include <ims/accel.h>
 

@@ -25,8 +25,12 @@ int imsctl_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 bool imsctl_wants_help(int argc, char **argv);
 
 /* One declaration per command, defined in its own cmd_*.c file. */
+int imsctl_cmd_decode(int argc, char **argv);
 int imsctl_cmd_demo(int argc, char **argv);
 int imsctl_cmd_pci(int argc, char **argv);
 int imsctl_cmd_version(int argc, char **argv);
+
+/* Decoders of `imsctl decode`, one file each; argv[0] is the format name. */
+int imsctl_decode_irte(int argc, char **argv);
 
 #endif

@@ -8,6 +8,7 @@
 #include "imsctl.h"
 
 static const struct imsctl_cmd commands[] = {
+	{ "decode", "take a hardware value apart (decode msi, decode irte)", imsctl_cmd_decode },
 	{ "demo", "run the narrated demonstration of the whole system", imsctl_cmd_demo },
 	{ "pci", "decode a PCI configuration space dump", imsctl_cmd_pci },
 	{ "version", "print the version", imsctl_cmd_version },

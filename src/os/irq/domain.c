@@ -376,7 +376,7 @@ static int activate_levels(struct ims_irq_desc *desc, int from, int to)
 	for (level = to; level >= from; level--) {
 		struct ims_irq_domain *dom = ims__irq_level_domain(desc, (unsigned int)level);
 
-		if (!dom->ops->activate)
+		if (IMS_NEVER(!dom) || !dom->ops->activate)
 			continue;
 		ret = dom->ops->activate(dom, &desc->data[level], false);
 		if (ret < 0)
@@ -388,7 +388,7 @@ unwind:
 	for (level++; level <= to; level++) {
 		struct ims_irq_domain *dom = ims__irq_level_domain(desc, (unsigned int)level);
 
-		if (dom->ops->deactivate)
+		if (IMS_ALWAYS(dom) && dom->ops->deactivate)
 			dom->ops->deactivate(dom, &desc->data[level]);
 	}
 	return ret;
@@ -401,7 +401,7 @@ static void deactivate_levels(struct ims_irq_desc *desc, int from, int to)
 	for (level = from; level <= to; level++) {
 		struct ims_irq_domain *dom = ims__irq_level_domain(desc, (unsigned int)level);
 
-		if (dom->ops->deactivate)
+		if (IMS_ALWAYS(dom) && dom->ops->deactivate)
 			dom->ops->deactivate(dom, &desc->data[level]);
 	}
 }
