@@ -12,11 +12,13 @@
 #include <string.h>
 
 #include "hw/accel/accel.h"
+#include "hw/dma.h"
 #include "hw/pci/siov_dvsec.h"
 #include "util/alloc.h"
 #include "util/bitmap.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "util/rcu.h"
 
 #define MAX_WQS 4096
 #define MAX_DEPTH 1024
@@ -616,4 +618,23 @@ void ims__hw_accel_get_stats(struct ims_hw_accel *a, struct ims_hw_accel_stats *
 	ims__mutex_lock(&a->lock);
 	*st = a->stats;
 	ims__mutex_unlock(&a->lock);
+}
+
+static void *dma_map(void *ctx, uint64_t addr, size_t len)
+{
+	ims__rcu_read_lock();
+	return ims__dma_map(ctx, addr, len);
+}
+
+static void dma_put(void *ctx)
+{
+	(void)ctx;
+	ims__rcu_read_unlock();
+}
+
+void ims__hw_accel_mem_from_dma(struct ims_hw_dma *dma, struct ims_hw_accel_mem *mem)
+{
+	mem->map = dma_map;
+	mem->put = dma_put;
+	mem->ctx = dma;
 }

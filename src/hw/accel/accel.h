@@ -38,6 +38,13 @@ struct ims_hw_accel_mem {
 	void *ctx;
 };
 
+struct ims_hw_dma;
+/*
+ * The machine's DMA-able memory (hw/dma.h) as the device's: map looks the
+ * range up inside an RCU read section that put ends.
+ */
+void ims__hw_accel_mem_from_dma(struct ims_hw_dma *dma, struct ims_hw_accel_mem *mem);
+
 struct ims_hw_accel_params {
 	uint16_t rid;
 	uint16_t nr_wqs;	/* 1..4096 */
