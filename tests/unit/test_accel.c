@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "helpers/dma_window.h"
 #include "helpers/fail_nth.h"
 #include "helpers/ims_fabric.h"
 #include "hw/accel/accel.h"
+#include "hw/dma.h"
 #include "hw/pci/bar_io.h"
 #include "os/accel/accel_internal.h"
 #include "os/irq/internal.h"
@@ -32,12 +32,23 @@
 #define RID 0x0500
 
 static struct fabric *fab;
-static struct dma_window *dmaw;
+static struct ims_hw_dma *dma;
 static struct ims_irq_core *core;
 static struct ims_hw_accel *hw;
 static struct ims_hw_bar_io bar0, bar2;
 static struct ims_accel_info ai;
 static struct ims_accel *acc;
+
+static int os_dma_map(void *ctx, void *host, size_t len, uint64_t *bus)
+{
+	*bus = ims__dma_addr(host);
+	return ims__dma_register(ctx, host, len);
+}
+
+static void os_dma_unmap(void *ctx, void *host)
+{
+	assert_int_equal(ims__dma_unregister(ctx, host), 0);
+}
 
 static int make_platform(uint16_t nr_wqs, uint16_t depth, uint32_t nr_ims, bool dvsec_ims,
 			 bool isolated)
@@ -50,17 +61,15 @@ static int make_platform(uint16_t nr_wqs, uint16_t depth, uint32_t nr_ims, bool 
 	struct ims_hw_msi_sink sink;
 
 	fab = calloc(1, sizeof(*fab));
-	dmaw = calloc(1, sizeof(*dmaw));
 	assert_non_null(fab);
-	assert_non_null(dmaw);
-	dma_window_init(dmaw);
+	assert_int_equal(ims__dma_create(&dma), 0);
 	assert_int_equal(ims_irq_core_create(&cc, &core), 0);
 	if (isolated)
 		assert_int_equal(fabric_init(fab, core, "IR-0"), 0);
 	else
 		assert_int_equal(fabric_init_bare(fab, core, "VECTOR"), 0);
 	fabric_sink(fab, &sink);
-	dma_window_hw_mem(dmaw, &p.mem);
+	ims__hw_accel_mem_from_dma(dma, &p.mem);
 	assert_int_equal(ims__hw_accel_create(&p, &sink, &hw), 0);
 	memset(&ai, 0, sizeof(ai));
 	ai.name = "0000:05:00.0";
@@ -70,7 +79,7 @@ static int make_platform(uint16_t nr_wqs, uint16_t depth, uint32_t nr_ims, bool 
 	ims__hw_pci_cfg_access(ims__hw_accel_cfg(hw), &ai.cfg);
 	ims__hw_bar_io_init(&bar0, ims__hw_accel_cfg(hw), 0, &ai.bar[0]);
 	ims__hw_bar_io_init(&bar2, ims__hw_accel_cfg(hw), 2, &ai.bar[2]);
-	dma_window_os_ops(dmaw, &ai.dma);
+	ai.dma = (struct ims_accel_dma_ops){ os_dma_map, os_dma_unmap, dma };
 	return 0;
 }
 
@@ -98,9 +107,9 @@ static int teardown(void **state)
 	assert_int_equal(fabric_fini(fab), 0);
 	assert_int_equal(ims_irq_core_destroy(core), 0);
 	ims__hw_accel_destroy(hw);
-	assert_int_equal(dma_window_count(dmaw), 0);
+	/* Every ADI gave its completion records back. */
+	assert_int_equal(ims__dma_destroy(dma), 0);
 	free(fab);
-	free(dmaw);
 	ims_mem_stats(&m);
 	assert_int_equal(m.bytes, 0);
 	return 0;
@@ -534,7 +543,7 @@ static int check_adi(void *p)
 	(void)p;
 	if (ims_accel_nr_adis(acc) || ims__accel_check(acc) ||
 	    ims__msi_device_check(ims_accel_device(acc)) || ims__irq_core_check(core) ||
-	    dma_window_count(dmaw) || rd0(rd0(IMS_ACCEL_REG_WQCFG_OFFSET)))
+	    rd0(rd0(IMS_ACCEL_REG_WQCFG_OFFSET)))
 		return -1;
 	for (uint32_t s = 0; s < 8; s++)
 		if (rd0(ims_off + 16 * s + IMS_SLOT_CTRL) != IMS_SLOT_CTRL_MASKBIT)
