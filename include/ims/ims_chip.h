@@ -83,6 +83,15 @@ IMS_API void ims_array_chip_destroy(struct ims_array_chip *c);
 IMS_API const struct ims_msi_domain_template *ims_array_chip_template(void);
 /* Register accesses that failed (each is also warned once). */
 IMS_API uint64_t ims_array_chip_io_errors(const struct ims_array_chip *c);
+/*
+ * Hold slot masked (hold) or let it follow the interrupt core again, for
+ * a mask the core does not see: a guest's mask of its mediated vector.
+ * A slot held masked latches its signals and sends one on release if
+ * the core has it unmasked. icookie is the vector's instance cookie (the
+ * control word keeps its PASID). -EINVAL for a slot no vector owns.
+ */
+IMS_API int ims_array_chip_hold(struct ims_array_chip *c, uint32_t slot, bool hold,
+				union ims_msi_cookie icookie);
 
 /* ---- system-memory queue variant ---- */
 

@@ -356,6 +356,41 @@ static void array_pasid_refused_across_adis(void **state)
 	assert_int_equal(all_slots_free(), 0);
 }
 
+static void array_hold_masks_over_the_core_and_latches(void **state)
+{
+	union ims_msi_cookie ck = ims_chip_pasid_cookie(0x66);
+	struct ims_msi_map m;
+	unsigned int irq;
+
+	(void)state;
+	make_array_domain(&bar_io);
+	assert_int_equal(ims_array_chip_hold(achip, 3, true, ck), -EINVAL);	/* no vector yet */
+	m = ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, 3, NULL, ck);
+	irq = (unsigned)m.virq;
+	assert_int_equal(ims_irq_request(core, irq, count_handler, 0, "held", NULL), 0);
+	assert_int_equal(ims_array_chip_hold(achip, 3, true, ck), 0);
+	assert_int_equal(slot_rd(3, IMS_SLOT_CTRL), pasid_ctrl(0x66, true));
+	assert_int_equal(ims__hw_ims_array_signal(arr, 3, true, 0x66), 0);
+	assert_true(ims__hw_ims_array_pending(arr, 3));
+	assert_int_equal(fabric_queued(fab), 0);
+	/* The core's unmask does not undo a hold (enable after disable). */
+	assert_int_equal(ims_irq_disable(core, irq), 0);
+	assert_int_equal(ims_irq_enable(core, irq), 0);
+	assert_int_equal(slot_rd(3, IMS_SLOT_CTRL), pasid_ctrl(0x66, true));
+	/* Released: the latched signal goes out once. */
+	assert_int_equal(ims_array_chip_hold(achip, 3, false, ck), 0);
+	assert_int_equal(slot_rd(3, IMS_SLOT_CTRL), pasid_ctrl(0x66, false));
+	assert_int_equal(fabric_drain(fab), 1);
+	assert_int_equal(hits[irq], 1);
+	/* A release does not undo the core's mask either. */
+	assert_int_equal(ims_array_chip_hold(achip, 3, true, ck), 0);
+	assert_int_equal(ims_irq_free(core, irq, NULL), 0);
+	assert_int_equal(ims_array_chip_hold(achip, 3, false, ck), 0);
+	assert_int_equal(slot_rd(3, IMS_SLOT_CTRL) & IMS_SLOT_CTRL_MASKBIT, IMS_SLOT_CTRL_MASKBIT);
+	assert_int_equal(ims_msi_free_irq(dev, IMS_MSI_SECONDARY_DOMAIN, 3), 0);
+	assert_int_equal(ims_array_chip_hold(achip, 3, true, ck), -EINVAL);
+}
+
 /* ---- queue chip ---- */
 
 static int qregs_read32(void *ctx, uint64_t off, uint32_t *val)
@@ -575,6 +610,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(array_refuses_bad_cookie_and_unkept_pasid, setup, teardown),
 		cmocka_unit_test_setup_teardown(array_masked_slot_latches_and_delivers_on_unmask, setup, teardown),
 		cmocka_unit_test_setup_teardown(array_pasid_refused_across_adis, setup, teardown),
+		cmocka_unit_test_setup_teardown(array_hold_masks_over_the_core_and_latches, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_shadow_takes_effect_through_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(queue_failed_load_keeps_previous_message_and_reports, setup, teardown),
 		cmocka_unit_test_setup_teardown(fail_nth_over_adi_vectors_array, setup, teardown),

@@ -13,11 +13,26 @@
 
 #include "os/ims/ims_chip_internal.h"
 #include "util/alloc.h"
+#include "util/lock.h"
 #include "util/log.h"
+
+/* Per-slot state, for the control word: who wants the slot masked. */
+enum {
+	SLOT_USED = 1u << 0,		/* a vector owns the slot */
+	SLOT_CORE_MASKED = 1u << 1,	/* the interrupt core masked it */
+	SLOT_HELD = 1u << 2,		/* ims_array_chip_hold() holds it masked */
+};
 
 struct ims_array_chip {
 	struct ims_array_chip_info info;
 	atomic_uint_fast64_t io_errors;
+	/*
+	 * ctrl_lock guards state[] and orders control-word writes, so the
+	 * core's mask and a hold never undo each other. Taken under a
+	 * descriptor lock, before the hardware's locks.
+	 */
+	ims_spinlock_t ctrl_lock;
+	uint8_t *state;
 };
 
 int ims__chip_check_io(const struct ims_io_access *io, const char *what)
@@ -65,16 +80,24 @@ IMS_API int ims_array_chip_create(const struct ims_array_chip_info *info, struct
 	c = ims__zalloc(sizeof(*c), "ims_array_chip");
 	if (!c)
 		return -ENOMEM;
+	c->state = ims__zalloc(info->nr_slots, "ims_array_chip_state");
+	if (!c->state) {
+		ims__free(c, sizeof(*c));
+		return -ENOMEM;
+	}
 	c->info = *info;
 	atomic_init(&c->io_errors, 0);
+	ims__spin_init(&c->ctrl_lock);
 	*out = c;
 	return 0;
 }
 
 IMS_API void ims_array_chip_destroy(struct ims_array_chip *c)
 {
-	if (c)
-		ims__free(c, sizeof(*c));
+	if (!c)
+		return;
+	ims__free(c->state, c->info.nr_slots);
+	ims__free(c, sizeof(*c));
 }
 
 IMS_API uint64_t ims_array_chip_io_errors(const struct ims_array_chip *c)
@@ -129,22 +152,60 @@ static struct ims_array_chip *chip_of(const struct ims_irq_data *d)
 	return ims_msi_domain_chip_data(d);
 }
 
-static void array_mask(struct ims_irq_data *d)
+/*
+ * The one place that writes a used slot's control word: masked while the
+ * core masks it or a hold is on, with the vector's PASID either way.
+ */
+static void ctrl_update_locked(struct ims_array_chip *c, uint32_t index, union ims_msi_cookie icookie)
+{
+	uint64_t slot = c->info.offset + (uint64_t)index * IMS_SLOT_SIZE;
+	bool masked = c->state[index] & (SLOT_CORE_MASKED | SLOT_HELD);
+
+	ims__assert_spin_held(&c->ctrl_lock);
+	if (!wr(c, slot, IMS_SLOT_CTRL, ims__chip_ctrl(icookie, masked)))
+		flush(c, slot, IMS_SLOT_CTRL, NULL);
+}
+
+static void set_core_mask(struct ims_irq_data *d, bool masked)
 {
 	struct ims_msi_desc *desc = ims_msi_irq_desc(d);
 	struct ims_array_chip *c = chip_of(d);
 
-	if (!wr(c, desc->dcookie.value, IMS_SLOT_CTRL, ims__chip_ctrl(desc->icookie, true)))
-		flush(c, desc->dcookie.value, IMS_SLOT_CTRL, NULL);
+	ims__spin_lock(&c->ctrl_lock);
+	if (masked)
+		c->state[desc->index] |= SLOT_CORE_MASKED;
+	else
+		c->state[desc->index] &= (uint8_t)~SLOT_CORE_MASKED;
+	ctrl_update_locked(c, desc->index, desc->icookie);
+	ims__spin_unlock(&c->ctrl_lock);
+}
+
+static void array_mask(struct ims_irq_data *d)
+{
+	set_core_mask(d, true);
 }
 
 static void array_unmask(struct ims_irq_data *d)
 {
-	struct ims_msi_desc *desc = ims_msi_irq_desc(d);
-	struct ims_array_chip *c = chip_of(d);
+	set_core_mask(d, false);
+}
 
-	if (!wr(c, desc->dcookie.value, IMS_SLOT_CTRL, ims__chip_ctrl(desc->icookie, false)))
-		flush(c, desc->dcookie.value, IMS_SLOT_CTRL, NULL);
+IMS_API int ims_array_chip_hold(struct ims_array_chip *c, uint32_t slot, bool hold,
+				union ims_msi_cookie icookie)
+{
+	int ret = 0;
+
+	if (!c || slot >= c->info.nr_slots)
+		return ims__error(-EINVAL, "array_chip_hold: no slot %u", slot);
+	ims__spin_lock(&c->ctrl_lock);
+	if (!(c->state[slot] & SLOT_USED)) {
+		ret = ims__error(-EINVAL, "array_chip_hold: slot %u has no vector", slot);
+	} else if (!!(c->state[slot] & SLOT_HELD) != hold) {
+		c->state[slot] ^= SLOT_HELD;
+		ctrl_update_locked(c, slot, icookie);
+	}
+	ims__spin_unlock(&c->ctrl_lock);
+	return ret;
 }
 
 static void array_write_msg(struct ims_irq_data *d, const struct ims_msi_msg *msg)
@@ -191,6 +252,9 @@ static int array_prepare(struct ims_irq_domain *d, struct ims_msi_alloc_info *in
 			flush(c, slot, IMS_SLOT_CTRL, NULL);
 		return ret;
 	}
+	ims__spin_lock(&c->ctrl_lock);
+	c->state[desc->index] = SLOT_USED | SLOT_CORE_MASKED;
+	ims__spin_unlock(&c->ctrl_lock);
 	desc->dcookie.value = slot;
 	return 0;
 }
@@ -199,8 +263,11 @@ static void array_free_desc(struct ims_irq_domain *d, struct ims_msi_desc *desc)
 {
 	struct ims_array_chip *c = ims_msi_domain_data(d);
 
+	ims__spin_lock(&c->ctrl_lock);
+	c->state[desc->index] = 0;
 	if (!slot_reset(c, desc->dcookie.value, IMS_SLOT_CTRL_MASKBIT))
 		flush(c, desc->dcookie.value, IMS_SLOT_CTRL, NULL);
+	ims__spin_unlock(&c->ctrl_lock);
 }
 
 static const struct ims_msi_domain_template array_template = {
