@@ -242,6 +242,67 @@ IMS_API int ims_accel_poll(struct ims_accel_adi *adi, uint32_t ticket, uint64_t 
 IMS_API uint64_t ims_accel_adi_completions(struct ims_accel_adi *adi);
 IMS_API uint64_t ims_accel_adi_empty_irqs(struct ims_accel_adi *adi);
 
+/* ---- guests: an ADI assigned to a virtual machine ---- */
+
+/*
+ * A guest sees its ADI as a function with an MSI-X capability and an
+ * MSI-X table of nvec entries (BIR 0, table at 0, PBA at 0x800) that the
+ * host emulates: the VMM traps the guest's accesses and passes them here.
+ * Each entry the guest enables and unmasks gets the ADI's IMS vector of
+ * the same index, posted (through the remapping driver) to the vCPU whose
+ * APIC ID the guest's message names, with the guest's vector; it uses no
+ * host vector. A guest mask, function mask or MSI-X disable holds the IMS
+ * slot masked, so the device latches and delivers on unmask: nothing is
+ * lost. A message that cannot be posted (not fixed delivery in physical
+ * mode to one of the guest's vCPUs, a vector below 16, a high address)
+ * keeps the slot held and is counted, never delivered elsewhere.
+ */
+struct ims_accel_guest;
+
+struct ims_accel_guest_vcpu {
+	uint32_t apic_id;		/* the guest's APIC ID of this vCPU */
+	uint64_t pid;			/* its posted-interrupt descriptor (bus address) */
+};
+
+struct ims_accel_guest_info {
+	uint32_t pasid;
+	unsigned int nvec;		/* MSI-X table size the guest sees, 1..IMS_ACCEL_ADI_MAX_VECS */
+	unsigned int nr_vcpus;		/* 1..256 */
+	const struct ims_accel_guest_vcpu *vcpus;	/* copied */
+};
+
+#define IMS_ACCEL_GUEST_PBA		0x800	/* PBA offset in the guest's MSI-X BAR */
+#define IMS_ACCEL_GUEST_MSIX_CAP_SIZE	12
+
+/*
+ * Needs IMS and a remapping parent with posting (-EOPNOTSUPP otherwise).
+ * The guest starts with MSI-X disabled and every entry masked.
+ */
+IMS_API int ims_accel_guest_create(struct ims_accel *acc, const struct ims_accel_guest_info *info,
+				   struct ims_accel_guest **out);
+IMS_API int ims_accel_guest_destroy(struct ims_accel_guest *g);
+IMS_API struct ims_accel_adi *ims_accel_guest_adi(struct ims_accel_guest *g);
+
+/*
+ * Trapped guest accesses. Configuration: off inside the MSI-X capability
+ * (0..11), size 1, 2 or 4, naturally aligned. MSI-X BAR: the table and the
+ * PBA, size 4 or 8, naturally aligned. A bad size, alignment or offset, or
+ * a write that sets a reserved bit, is refused with -EINVAL and changes
+ * nothing; writes to read-only fields are ignored, as hardware does. The
+ * PBA reads as 0 (pending state stays in the IMS slot) and ignores writes.
+ */
+IMS_API int ims_accel_guest_cfg_read(struct ims_accel_guest *g, uint32_t off, uint32_t size,
+				     uint32_t *val);
+IMS_API int ims_accel_guest_cfg_write(struct ims_accel_guest *g, uint32_t off, uint32_t size,
+				      uint32_t val);
+IMS_API int ims_accel_guest_msix_read(struct ims_accel_guest *g, uint64_t off, uint32_t size,
+				      uint64_t *val);
+IMS_API int ims_accel_guest_msix_write(struct ims_accel_guest *g, uint64_t off, uint32_t size,
+				       uint64_t val);
+/* Accesses refused, and enabled entries whose message could not be posted. */
+IMS_API uint64_t ims_accel_guest_refused(struct ims_accel_guest *g);
+IMS_API uint64_t ims_accel_guest_unroutable(struct ims_accel_guest *g);
+
 #ifdef __cplusplus
 }
 #endif

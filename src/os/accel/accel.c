@@ -799,3 +799,18 @@ int ims__accel_check(struct ims_accel *acc)
 	ims__mutex_unlock(&acc->lock);
 	return ret;
 }
+
+struct ims_array_chip *ims__accel_ims_chip(struct ims_accel *acc)
+{
+	return acc->ims_chip;
+}
+
+struct ims_irq_domain *ims__accel_msi_parent(struct ims_accel *acc)
+{
+	return acc->info.msi_parent;
+}
+
+struct ims_irq_core *ims__accel_core(struct ims_accel *acc)
+{
+	return acc->info.core;
+}

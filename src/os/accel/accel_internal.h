@@ -19,6 +19,12 @@ struct accel_msix {
 
 extern const struct ims_msi_domain_template ims__accel_msix_template;
 
+/* The IMS array chip of the device (NULL: MSI-X only). */
+struct ims_array_chip *ims__accel_ims_chip(struct ims_accel *acc);
+/* The domain the device's vectors attach to. */
+struct ims_irq_domain *ims__accel_msi_parent(struct ims_accel *acc);
+struct ims_irq_core *ims__accel_core(struct ims_accel *acc);
+
 /* Recount WQs held by ADIs; 0 if it matches the driver's counters. */
 int ims__accel_check(struct ims_accel *acc);
 
