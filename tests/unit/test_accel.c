@@ -513,9 +513,11 @@ static int check_probe(void *p)
 	(void)p;
 	if (ims_irq_core_nr_irqs(core) || atomic_load(&fab->live) || ims__irq_core_check(core))
 		return -1;
-	/* MSI-X is left disabled. */
+	/* MSI-X is left disabled, memory decode and bus mastering as they were. */
 	if (ims_pci_cfg_read16(&ai.cfg, 0x40 + IMS_PCI_MSIX_FLAGS, &flags) == 0 &&
 	    (flags & IMS_PCI_MSIX_FLAGS_ENABLE))
+		return -1;
+	if (ims_pci_cfg_read16(&ai.cfg, IMS_PCI_COMMAND, &flags) || flags)
 		return -1;
 	return 0;
 }

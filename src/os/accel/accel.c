@@ -35,6 +35,8 @@ struct ims_accel {
 	uint32_t nr_wqs, wq_depth, nr_ims;
 	uint32_t ims_off, wqcfg_off, portal_off;
 	int admin_irq;
+	uint16_t orig_cmd;			/* command register before probe */
+	bool cmd_set;				/* probe changed it */
 
 	/* lock guards wq_used and nr_adis. Taken before the device lock. */
 	struct ims_mutex lock;
@@ -208,6 +210,10 @@ static int read_device(struct ims_accel *acc, const struct ims_pci_dev_info *pi)
 	ret = cfg_rd16(acc, IMS_PCI_COMMAND, &cmd);
 	ret = ret ? ret : cfg_wr16(acc, IMS_PCI_COMMAND,
 				   cmd | IMS_PCI_COMMAND_MEMORY | IMS_PCI_COMMAND_MASTER);
+	if (!ret) {
+		acc->orig_cmd = cmd;
+		acc->cmd_set = true;
+	}
 	ret = ret ? ret : reg_rd(acc, IMS_ACCEL_REG_VERSION, &ver);
 	ret = ret ? ret : reg_rd(acc, IMS_ACCEL_REG_WQCAP, &wqcap);
 	ret = ret ? ret : reg_rd(acc, IMS_ACCEL_REG_IMSCAP, &regs[0]);
@@ -362,6 +368,9 @@ destroy_dev:
 	ims_array_chip_destroy(acc->ims_chip);
 free_pi:
 	ims__free(pi, sizeof(*pi));
+	/* A failed probe leaves decode and bus mastering as it found them. */
+	if (acc->cmd_set)
+		cfg_wr16(acc, IMS_PCI_COMMAND, acc->orig_cmd);
 free_acc:
 	acc_free(acc);
 	return ret;
@@ -390,6 +399,7 @@ IMS_API int ims_accel_remove(struct ims_accel *acc)
 	if (!cfg_rd16(acc, acc->msix_cap + IMS_PCI_MSIX_FLAGS, &flags))
 		cfg_wr16(acc, acc->msix_cap + IMS_PCI_MSIX_FLAGS,
 			 (uint16_t)(flags & ~IMS_PCI_MSIX_FLAGS_ENABLE));
+	cfg_wr16(acc, IMS_PCI_COMMAND, acc->orig_cmd);
 	acc_free(acc);
 	return 0;
 }
