@@ -14,7 +14,8 @@
 
 static struct ims_rcu_reader readers[RCU_MAX_READERS];
 static atomic_uint high_water;
-static _Thread_local struct ims_rcu_reader *self;
+_Thread_local struct ims_rcu_reader *ims__rcu_self __attribute__((tls_model("initial-exec")));
+#define self ims__rcu_self
 static pthread_key_t exit_key;
 static pthread_once_t key_once = PTHREAD_ONCE_INIT;
 
@@ -30,7 +31,7 @@ static void make_key(void)
 	pthread_key_create(&exit_key, reader_exit);
 }
 
-struct ims_rcu_reader *ims__rcu_reader_self(void)
+struct ims_rcu_reader *ims__rcu_reader_register(void)
 {
 	unsigned int i, hw;
 

@@ -18,7 +18,15 @@ struct ims_rcu_reader {
 	atomic_bool used;
 };
 
-struct ims_rcu_reader *ims__rcu_reader_self(void);
+struct ims_rcu_reader *ims__rcu_reader_register(void);
+extern _Thread_local struct ims_rcu_reader *ims__rcu_self __attribute__((tls_model("initial-exec")));
+
+static inline struct ims_rcu_reader *ims__rcu_reader_self(void)
+{
+	struct ims_rcu_reader *r = ims__rcu_self;
+
+	return __builtin_expect(r != NULL, 1) ? r : ims__rcu_reader_register();
+}
 
 static inline void ims__rcu_read_lock(void)
 {

@@ -53,12 +53,12 @@ void ims__irq_mask_locked(struct ims_irq_desc *desc)
 	int lvl;
 
 	ims__assert_spin_held(&desc->lock);
-	if (atomic_load_explicit(&desc->state, memory_order_relaxed) & IMS_IRQS_MASKED)
+	if (ims__irqs(desc) & IMS_IRQS_MASKED)
 		return;
 	lvl = FIND_LEVEL(desc, 0, MASK);
 	if (lvl >= 0)
 		LEVEL_CHIP(desc, lvl)->irq_mask(&desc->data[lvl]);
-	atomic_fetch_or_explicit(&desc->state, IMS_IRQS_MASKED, memory_order_relaxed);
+	ims__irqs_set_locked(desc, IMS_IRQS_MASKED);
 }
 
 void ims__irq_unmask_locked(struct ims_irq_desc *desc)
@@ -66,11 +66,11 @@ void ims__irq_unmask_locked(struct ims_irq_desc *desc)
 	int lvl;
 
 	ims__assert_spin_held(&desc->lock);
-	if (!(atomic_load_explicit(&desc->state, memory_order_relaxed) & IMS_IRQS_MASKED))
+	if (!(ims__irqs(desc) & IMS_IRQS_MASKED))
 		return;
 	/* Clear the state first: an unmask may deliver at once (a pending
 	 * bit), and the flow that runs must see the line unmasked. */
-	atomic_fetch_and_explicit(&desc->state, ~(unsigned int)IMS_IRQS_MASKED, memory_order_relaxed);
+	ims__irqs_clear_locked(desc, IMS_IRQS_MASKED);
 	lvl = FIND_LEVEL(desc, 0, UNMASK);
 	if (lvl >= 0)
 		LEVEL_CHIP(desc, lvl)->irq_unmask(&desc->data[lvl]);
@@ -102,8 +102,8 @@ int ims__irq_startup_locked(struct ims_irq_core *core, struct ims_irq_desc *desc
 	if (ret)
 		return ret;
 	desc->depth = 0;
-	atomic_fetch_or(&desc->state, IMS_IRQS_STARTED);
-	atomic_fetch_and(&desc->state, ~(unsigned int)(IMS_IRQS_DISABLED | IMS_IRQS_STORM));
+	ims__irqs_set_locked(desc, IMS_IRQS_STARTED);
+	ims__irqs_clear_locked(desc, IMS_IRQS_DISABLED | IMS_IRQS_STORM);
 	ims__irq_unmask_locked(desc);
 	return 0;
 }
@@ -113,9 +113,8 @@ void ims__irq_shutdown_locked(struct ims_irq_desc *desc)
 	ims__assert_spin_held(&desc->lock);
 	ims__irq_mask_locked(desc);
 	desc->depth = 1;
-	atomic_fetch_or(&desc->state, IMS_IRQS_DISABLED);
-	atomic_fetch_and(&desc->state, ~(unsigned int)(IMS_IRQS_STARTED | IMS_IRQS_PENDING |
-						       IMS_IRQS_REPLAY));
+	ims__irqs_set_locked(desc, IMS_IRQS_DISABLED);
+	ims__irqs_clear_locked(desc, IMS_IRQS_STARTED | IMS_IRQS_PENDING | IMS_IRQS_REPLAY);
 	ims__irq_deactivate_locked(desc);
 }
 

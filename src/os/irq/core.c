@@ -204,7 +204,9 @@ void ims__irq_descs_retire_locked(struct ims_irq_core *core, unsigned int irq, u
 
 			if (!desc)
 				continue;
-			atomic_fetch_and(&desc->state, ~(unsigned int)IMS_IRQS_READY);
+			ims__spin_lock(&desc->lock);
+			ims__irqs_clear_locked(desc, IMS_IRQS_READY);
+			ims__spin_unlock(&desc->lock);
 			ims__sparse_clear(&core->descs, irq + i);
 			batch[n++] = desc;
 		}

@@ -305,8 +305,11 @@ IMS_API int ims_irq_domain_free_irqs(struct ims_irq_core *core, unsigned int vir
 	for (i = 0; i < nr_irqs; i++) {
 		struct ims_irq_desc *desc = ims__irq_to_desc(core, virq + i);
 
-		if (IMS_ALWAYS(desc))
-			atomic_fetch_and(&desc->state, ~(unsigned int)IMS_IRQS_READY);
+		if (IMS_ALWAYS(desc)) {
+			ims__spin_lock(&desc->lock);
+			ims__irqs_clear_locked(desc, IMS_IRQS_READY);
+			ims__spin_unlock(&desc->lock);
+		}
 	}
 	ims__rcu_synchronize();
 	for (i = 0; i < nr_irqs; i++) {
@@ -416,7 +419,7 @@ int ims__irq_activate_locked(struct ims_irq_desc *desc)
 	if (desc->domain)
 		ret = activate_levels(desc, 0, desc->nlevels - 1);
 	if (!ret)
-		atomic_fetch_or(&desc->state, IMS_IRQS_ACTIVATED);
+		ims__irqs_set_locked(desc, IMS_IRQS_ACTIVATED);
 	return ret;
 }
 
@@ -427,7 +430,7 @@ void ims__irq_deactivate_locked(struct ims_irq_desc *desc)
 		return;
 	if (desc->domain)
 		deactivate_levels(desc, 0, desc->nlevels - 1);
-	atomic_fetch_and(&desc->state, ~(unsigned int)IMS_IRQS_ACTIVATED);
+	ims__irqs_clear_locked(desc, IMS_IRQS_ACTIVATED);
 }
 
 IMS_API int ims_irq_domain_activate_irq(struct ims_irq_core *core, unsigned int irq)

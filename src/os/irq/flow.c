@@ -15,7 +15,7 @@
 #include "util/rcu.h"
 
 /* The descriptor whose handlers this thread is running, if any. */
-_Thread_local struct ims_irq_desc *ims__irq_current;
+_Thread_local struct ims_irq_desc *ims__irq_current __attribute__((tls_model("initial-exec")));
 
 static void report_storm(struct ims_irq_core *core, struct ims_irq_desc *desc)
 {
@@ -39,7 +39,7 @@ static void note_interrupt(struct ims_irq_core *core, struct ims_irq_desc *desc,
 		return;
 	if (desc->irqs_unhandled > core->storm_unhandled) {
 		report_storm(core, desc);
-		atomic_fetch_or(&desc->state, IMS_IRQS_STORM | IMS_IRQS_DISABLED);
+		ims__irqs_set_locked(desc, IMS_IRQS_STORM | IMS_IRQS_DISABLED);
 		desc->depth++;
 		ims__irq_mask_locked(desc);
 	}
@@ -47,15 +47,18 @@ static void note_interrupt(struct ims_irq_core *core, struct ims_irq_desc *desc,
 	desc->irqs_unhandled = 0;
 }
 
-/* Run every handler once; desc->lock held on entry and exit, dropped inside. */
+/*
+ * Run every handler once; desc->lock held on entry and exit, dropped inside.
+ * Counts are written under the lock, so they need no locked instructions.
+ */
 static void run_actions(struct ims_irq_core *core, struct ims_irq_desc *desc, uint32_t cpu)
 {
 	struct ims_irq_desc *prev = ims__irq_current;
 	struct ims_irq_action *a;
 	unsigned int ret = IMS_IRQ_NONE;
 
-	atomic_fetch_and_explicit(&desc->state, ~(unsigned int)IMS_IRQS_PENDING, memory_order_relaxed);
-	atomic_fetch_or_explicit(&desc->state, IMS_IRQS_INPROGRESS, memory_order_relaxed);
+	ims__irqs_set_locked(desc, IMS_IRQS_INPROGRESS);
+	ims__irqs_clear_locked(desc, IMS_IRQS_PENDING);
 	ims__spin_unlock(&desc->lock);
 
 	ims__irq_current = desc;
@@ -63,13 +66,15 @@ static void run_actions(struct ims_irq_core *core, struct ims_irq_desc *desc, ui
 	     a = atomic_load_explicit(&a->next, memory_order_acquire))
 		ret |= (unsigned int)a->handler(desc->irq, a->ctx);
 	ims__irq_current = prev;
-	atomic_fetch_add_explicit(&desc->count, 1, memory_order_relaxed);
-	if (desc->kstat)
-		atomic_fetch_add_explicit(&desc->kstat[cpu], 1, memory_order_relaxed);
 
 	ims__spin_lock(&desc->lock);
-	atomic_fetch_and_explicit(&desc->state, ~(unsigned int)IMS_IRQS_INPROGRESS,
-				  memory_order_release);
+	atomic_store_explicit(&desc->count, atomic_load_explicit(&desc->count, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+	if (desc->kstat)
+		atomic_store_explicit(&desc->kstat[cpu],
+				      atomic_load_explicit(&desc->kstat[cpu], memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+	ims__irqs_clear_locked(desc, IMS_IRQS_INPROGRESS);
 	note_interrupt(core, desc, ret & IMS_IRQ_HANDLED);
 }
 
@@ -79,11 +84,12 @@ void ims__irq_handle_desc(struct ims_irq_core *core, struct ims_irq_desc *desc, 
 	unsigned int st;
 
 	ims__spin_lock(&desc->lock);
-	st = atomic_fetch_and_explicit(&desc->state, ~(unsigned int)IMS_IRQS_REPLAY,
-				       memory_order_relaxed);
-	if ((st & (IMS_IRQS_DISABLED | IMS_IRQS_INPROGRESS)) ||
-	    !atomic_load_explicit(&desc->action, memory_order_relaxed)) {
-		atomic_fetch_or_explicit(&desc->state, IMS_IRQS_PENDING, memory_order_relaxed);
+	st = ims__irqs(desc);
+	if (ims_unlikely(st & IMS_IRQS_REPLAY))
+		ims__irqs_clear_locked(desc, IMS_IRQS_REPLAY);
+	if (ims_unlikely((st & (IMS_IRQS_DISABLED | IMS_IRQS_INPROGRESS)) ||
+			 !atomic_load_explicit(&desc->action, memory_order_relaxed))) {
+		ims__irqs_set_locked(desc, IMS_IRQS_PENDING);
 		ims__irq_mask_locked(desc);
 		if (flow == IMS_FLOW_EDGE)
 			ims__irq_ack_locked(desc);
@@ -95,7 +101,7 @@ void ims__irq_handle_desc(struct ims_irq_core *core, struct ims_irq_desc *desc, 
 	if (flow == IMS_FLOW_EDGE)
 		ims__irq_ack_locked(desc);
 	do {
-		st = atomic_load_explicit(&desc->state, memory_order_relaxed);
+		st = ims__irqs(desc);
 		if (!atomic_load_explicit(&desc->action, memory_order_relaxed)) {
 			ims__irq_mask_locked(desc);
 			break;
@@ -105,7 +111,7 @@ void ims__irq_handle_desc(struct ims_irq_core *core, struct ims_irq_desc *desc, 
 		if ((st & IMS_IRQS_PENDING) && (st & IMS_IRQS_MASKED))
 			ims__irq_unmask_locked(desc);
 		run_actions(core, desc, cpu);
-		st = atomic_load_explicit(&desc->state, memory_order_relaxed);
+		st = ims__irqs(desc);
 	} while ((st & IMS_IRQS_PENDING) && !(st & IMS_IRQS_DISABLED));
 	if (flow == IMS_FLOW_FASTEOI)
 		ims__irq_eoi_locked(desc);
@@ -142,7 +148,7 @@ void ims__irq_resend(struct ims_irq_core *core, struct ims_irq_desc *desc)
 		ims__spin_unlock(&desc->lock);
 		return;
 	}
-	atomic_fetch_or(&desc->state, IMS_IRQS_REPLAY);
+	ims__irqs_set_locked(desc, IMS_IRQS_REPLAY);
 	if (ims__irq_retrigger_locked(desc) == 0) {
 		ims__spin_unlock(&desc->lock);
 		return;

@@ -117,6 +117,26 @@ struct ims_irq_core {
 	atomic_uint_fast64_t spurious;	/* irqs raised with no descriptor */
 };
 
+/*
+ * State changes. Every write of desc->state happens with desc->lock held,
+ * so a plain load and store suffice (no locked read-modify-write on the data
+ * path); lockless readers (synchronize, the READY check) load with acquire.
+ */
+static inline unsigned int ims__irqs(const struct ims_irq_desc *desc)
+{
+	return atomic_load_explicit(&desc->state, memory_order_relaxed);
+}
+
+static inline void ims__irqs_set_locked(struct ims_irq_desc *desc, unsigned int bits)
+{
+	atomic_store_explicit(&desc->state, ims__irqs(desc) | bits, memory_order_release);
+}
+
+static inline void ims__irqs_clear_locked(struct ims_irq_desc *desc, unsigned int bits)
+{
+	atomic_store_explicit(&desc->state, ims__irqs(desc) & ~bits, memory_order_release);
+}
+
 static inline struct ims_irq_desc *ims__irq_data_desc(const struct ims_irq_data *d)
 {
 	return (struct ims_irq_desc *)((char *)(uintptr_t)(d - d->level) -
@@ -168,7 +188,7 @@ int ims__irq_affinity_level(struct ims_irq_desc *desc);
 /* Hardware resend through the chips; 0 if done. desc->lock held. */
 int ims__irq_retrigger_locked(struct ims_irq_desc *desc);
 /* The descriptor whose handlers this thread is running, if any. */
-extern _Thread_local struct ims_irq_desc *ims__irq_current;
+extern _Thread_local struct ims_irq_desc *ims__irq_current __attribute__((tls_model("initial-exec")));
 
 /* Activation of all levels, bottom-up; desc->lock held. */
 int ims__irq_activate_locked(struct ims_irq_desc *desc);

@@ -199,7 +199,7 @@ IMS_API int ims_irq_disable_nosync(struct ims_irq_core *core, unsigned int irq)
 	/* Lazy: the line stays unmasked; the flow masks it if an interrupt
 	 * comes while disabled, and holds that one pending. */
 	if (desc->depth++ == 0)
-		atomic_fetch_or(&desc->state, IMS_IRQS_DISABLED);
+		ims__irqs_set_locked(desc, IMS_IRQS_DISABLED);
 	ims__spin_unlock(&desc->lock);
 	return 0;
 }
@@ -240,7 +240,7 @@ IMS_API int ims_irq_enable(struct ims_irq_core *core, unsigned int irq)
 		goto unlock;
 	}
 	if (--desc->depth == 0) {
-		atomic_fetch_and(&desc->state, ~(unsigned int)(IMS_IRQS_DISABLED | IMS_IRQS_STORM));
+		ims__irqs_clear_locked(desc, IMS_IRQS_DISABLED | IMS_IRQS_STORM);
 		desc->irq_count = 0;
 		desc->irqs_unhandled = 0;
 		ims__irq_unmask_locked(desc);
@@ -253,7 +253,7 @@ IMS_API int ims_irq_enable(struct ims_irq_core *core, unsigned int irq)
 		ims__irq_bus_lock(desc);
 		ims__spin_lock(&desc->lock);
 		desc->depth++;
-		atomic_fetch_or(&desc->state, IMS_IRQS_DISABLED);
+		ims__irqs_set_locked(desc, IMS_IRQS_DISABLED);
 		ims__irq_mask_locked(desc);
 		ims__spin_unlock(&desc->lock);
 		ims__irq_bus_sync_unlock(desc);
