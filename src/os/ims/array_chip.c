@@ -229,7 +229,7 @@ static int array_prepare(struct ims_irq_domain *d, struct ims_msi_alloc_info *in
 			 struct ims_msi_desc *desc)
 {
 	struct ims_array_chip *c = ims_msi_domain_data(d);
-	uint32_t want = ims__chip_ctrl(desc->icookie, true), got;
+	uint32_t want = ims__chip_ctrl(desc->icookie, true), got = 0;
 	uint64_t slot;
 	int ret;
 
