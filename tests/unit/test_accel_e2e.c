@@ -110,6 +110,14 @@ static void e2e_virtual_iommu_falls_back_to_msix(void **state)
 	(void)state;
 	machine(4, 16, 256, IMS_HW_IR_VIRTUAL);
 	assert_false(ims_accel_has_ims(M.acc));
+	{
+		/* No guests without IMS: their vectors could not be posted. */
+		struct ims_accel_guest_vcpu vc = { 0, 0 };
+		struct ims_accel_guest_info gi = { .pasid = 1, .nvec = 1, .nr_vcpus = 1, .vcpus = &vc };
+		struct ims_accel_guest *g;
+
+		assert_int_equal(ims_accel_guest_create(M.acc, &gi, &g), -EOPNOTSUPP);
+	}
 	assert_int_equal(ims_accel_adi_create(M.acc, &ii, &adi), 0);
 	for (unsigned int v = 0; v < 3; v++)
 		assert_int_equal(ims_accel_submit(adi, v, IMS_ACCEL_OP_ECHO, v + 1, &t[v]), 0);

@@ -350,7 +350,7 @@ static void hostile_messages_reach_no_host_vector_and_no_other_guest(void **stat
 	assert_int_equal(ims_accel_adi_completions(adi) + ims_accel_adi_empty_irqs(adi), 0);
 }
 
-static void guests_need_ims_behind_remapping(void **state)
+static void guest_parameters_are_checked(void **state)
 {
 	struct ims_accel_guest_vcpu v = { 0, ims__dma_addr(pid(0)) };
 	struct ims_accel_guest_info ii = { .pasid = 1, .nvec = 1, .nr_vcpus = 1, .vcpus = &v };
@@ -411,7 +411,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(guest_mask_holds_the_slot_and_delivers_on_unmask, setup, teardown),
 		cmocka_unit_test_setup_teardown(hostile_accesses_are_refused_and_change_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(hostile_messages_reach_no_host_vector_and_no_other_guest, setup, teardown),
-		cmocka_unit_test_setup_teardown(guests_need_ims_behind_remapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(guest_parameters_are_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(fail_nth_over_guest_creation, setup, teardown),
 	};
 
