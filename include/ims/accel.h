@@ -281,6 +281,10 @@ struct ims_accel_guest_info {
 IMS_API int ims_accel_guest_create(struct ims_accel *acc, const struct ims_accel_guest_info *info,
 				   struct ims_accel_guest **out);
 IMS_API int ims_accel_guest_destroy(struct ims_accel_guest *g);
+/*
+ * The guest's ADI (its WQ, handles and vectors). It belongs to the guest:
+ * destroy it only through ims_accel_guest_destroy().
+ */
 IMS_API struct ims_accel_adi *ims_accel_guest_adi(struct ims_accel_guest *g);
 
 /*
