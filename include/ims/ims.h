@@ -11,5 +11,6 @@
 #include <ims/irq.h>
 #include <ims/irqdomain.h>
 #include <ims/msi.h>
+#include <ims/arm.h>
 
 #endif
