@@ -50,11 +50,11 @@ static inline void gh_set_cfg(struct gic_harness *h, uint32_t intid, uint8_t v)
 	__atomic_store_n(&h->prop[intid - IMS_LPI_BASE], v, __ATOMIC_RELAXED);
 }
 
-/* Build and program a GIC: devbits/eventbits 0 take the model's default. */
-static inline int gh_init(struct gic_harness *h, uint32_t nr_cpus, uint8_t devbits, uint8_t eventbits)
+/* Build and program a GIC with lpi_bits INTID bits (14..16). */
+static inline int gh_init(struct gic_harness *h, uint32_t nr_cpus, uint8_t lpi_bits)
 {
 	struct ims_hw_gic_params p = { .nr_cpus = nr_cpus, .its_base = GH_ITS_BASE,
-				       .devbits = devbits, .eventbits = eventbits, .lpi_bits = 16 };
+				       .lpi_bits = lpi_bits };
 	uint64_t pa;
 	int ret;
 
@@ -64,15 +64,15 @@ static inline int gh_init(struct gic_harness *h, uint32_t nr_cpus, uint8_t devbi
 	if (ret)
 		return ret;
 	ims__hw_gic_msi_sink(h->gic, &h->sink);
-	h->prop_size = (1u << 16) - IMS_LPI_BASE;
+	h->prop_size = (1u << lpi_bits) - IMS_LPI_BASE;
 	h->prop = gh_alloc(h, h->prop_size, 4096, &pa);
 	for (size_t i = 0; i < h->prop_size; i++)
 		h->prop[i] = 0xa0 | IMS_LPI_CFG_RES1 | IMS_LPI_CFG_ENABLE;
-	h->pend_size = (1u << 16) / 8;
+	h->pend_size = (1u << lpi_bits) / 8;
 	for (uint32_t c = 0; c < nr_cpus; c++) {
 		h->pend[c] = gh_alloc(h, h->pend_size, IMS_GICR_PEND_ALIGN, &pa);
 		ims__hw_gic_ops.rdist_write(h->gic, c, IMS_GICR_PROPBASER, 8,
-					    (uint64_t)(uintptr_t)h->prop | 15);
+					    (uint64_t)(uintptr_t)h->prop | (lpi_bits - 1u));
 		ims__hw_gic_ops.rdist_write(h->gic, c, IMS_GICR_PENDBASER, 8, pa | IMS_GICR_PENDBASER_PTZ);
 		ims__hw_gic_ops.rdist_write(h->gic, c, IMS_GICR_CTLR, 4, IMS_GICR_CTLR_ENABLE_LPIS);
 		ims__hw_gic_ops.icc_write(h->gic, c, IMS_ICC_PMR, 0xff);

@@ -27,7 +27,7 @@ static uint64_t itt_pa;
 static int setup(void **state)
 {
 	(void)state;
-	assert_int_equal(gh_init(&h, 4, 0, 0), 0);
+	assert_int_equal(gh_init(&h, 4, 16), 0);
 	itt = gh_alloc(&h, 256 * 8, 256, &itt_pa);
 	assert_non_null(itt);
 	return 0;
