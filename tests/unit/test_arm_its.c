@@ -449,6 +449,41 @@ static void refused_command_is_eio_and_the_queue_goes_on(void **state)
 	assert_int_equal(ims_irq_free(core, (unsigned)m.virq, NULL), 0);
 }
 
+/* The ITS refuses the MAPTI of an activation: request fails, nothing stays. */
+static void refused_activation_fails_request_and_leaves_nothing(void **state)
+{
+	struct ims_msi_map m = ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, 4, NULL, no_cookie);
+	uint64_t v = ims_irq_domain_get_irq_data(ims_arm_its_irq_domain(its), (unsigned)m.virq)->chip_u64;
+	uint64_t ev = (v >> 32) & 0xffff;
+	const uint64_t squat[4] = { IMS_ITS_CMD_MAPTI | (uint64_t)RID << 32, ev | 9000ull << 32, 0, 0 };
+	const uint64_t undo[4] = { IMS_ITS_CMD_DISCARD | (uint64_t)RID << 32, ev, 0, 0 };
+	struct ims_irq_info info;
+	int ret;
+
+	(void)state;
+	ims__spin_lock(&its->lock);
+	ret = ims__its_send_locked(its, squat);	/* someone else maps the EventID */
+	ims__spin_unlock(&its->lock);
+	assert_int_equal(ret, 0);
+	assert_int_equal(ims_irq_request(core, (unsigned)m.virq, count_handler, 0, "v", NULL), -EIO);
+	assert_non_null(strstr(ims_last_error(), "event already mapped"));
+	assert_int_equal(ims_irq_get_info(core, (unsigned)m.virq, &info), 0);
+	assert_false(info.activated);
+	assert_int_equal(info.nr_actions, 0);
+	assert_int_equal(ims_arm_its_cpu_lpis(its, 0) + ims_arm_its_cpu_lpis(its, 1) +
+			 ims_arm_its_cpu_lpis(its, 2) + ims_arm_its_cpu_lpis(its, 3), 0);
+	assert_int_equal(ims__arm_its_check(its), 0);
+	ims__spin_lock(&its->lock);
+	ret = ims__its_send_locked(its, undo);
+	ims__spin_unlock(&its->lock);
+	assert_int_equal(ret, 0);
+	assert_int_equal(ims_irq_request(core, (unsigned)m.virq, count_handler, 0, "v", NULL), 0);
+	fire(IMS_MSI_SECONDARY_DOMAIN, 4);
+	assert_int_equal(drain(), 1);
+	assert_int_equal(atomic_load(&runs[m.virq]), 1);
+	assert_int_equal(ims_irq_free(core, (unsigned)m.virq, NULL), 0);
+}
+
 /* A device chip without mask: the ITS masks by the LPI's enable bit + INV. */
 static void lpi_enable_bit_masks_when_the_device_cannot(void **state)
 {
@@ -667,6 +702,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(affinity_moves_by_movi_message_unchanged, setup, teardown),
 		cmocka_unit_test_setup_teardown(bad_messages_fault_and_devices_are_isolated, setup, teardown),
 		cmocka_unit_test_setup_teardown(refused_command_is_eio_and_the_queue_goes_on, setup, teardown),
+		cmocka_unit_test_setup_teardown(refused_activation_fails_request_and_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(lpi_enable_bit_masks_when_the_device_cannot, setup, teardown),
 		cmocka_unit_test_setup_teardown(fail_nth_over_every_allocating_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(create_refuses_bad_configs, setup, teardown),

@@ -369,6 +369,7 @@ static int its_domain_activate(struct ims_irq_domain *d, struct ims_irq_data *ir
 	struct ims_arm_its *its = ims_irq_domain_host_data(d);
 	uint64_t v = irqd->chip_u64;
 	uint32_t cpu = pick_cpu(its, ims_irq_data_affinity(irqd)), lpi = P_LPI(v);
+	bool mapped;
 	int ret;
 
 	(void)reserve;
@@ -377,12 +378,20 @@ static int its_domain_activate(struct ims_irq_domain *d, struct ims_irq_data *ir
 	atomic_store_explicit(&its->lpi_irq[lpi - IMS_LPI_BASE], ims_irq_data_irq(irqd) + 1,
 			      memory_order_release);
 	ret = cmd_event(its, IMS_ITS_CMD_MAPTI, P_DEV(v), P_EV(v), lpi, cpu);
+	mapped = !ret;
 	if (!ret && !its->debug_no_inv)
 		ret = cmd_event(its, IMS_ITS_CMD_INV, P_DEV(v), P_EV(v), 0, 0);
 	if (!ret)
 		ret = cmd_sync(its, cpu);
 	if (ret) {
-		cmd_event(its, IMS_ITS_CMD_DISCARD, P_DEV(v), P_EV(v), 0, 0);
+		char first[256];
+
+		/* Keep the first error's message: the undo is best effort. */
+		snprintf(first, sizeof(first), "%s", ims_last_error());
+		if (mapped && cmd_event(its, IMS_ITS_CMD_DISCARD, P_DEV(v), P_EV(v), 0, 0))
+			ims__warn("ITS: irq %u: DISCARD after a failed activation failed",
+				  ims_irq_data_irq(irqd));
+		ims__error(ret, "%s", first);
 		set_cfg_locked(its, lpi, false);
 		atomic_store_explicit(&its->lpi_irq[lpi - IMS_LPI_BASE], 0, memory_order_release);
 	} else {
