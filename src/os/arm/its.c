@@ -527,6 +527,7 @@ static void its_free(struct ims_arm_its *its)
 {
 	free_tables(its);
 	ims__free(its->pend, its->nr_cpus * sizeof(*its->pend));
+	ims__free(its->pend_pa, its->nr_cpus * sizeof(*its->pend_pa));
 	ims__free(its->lpi_map, IMS_BITMAP_WORDS(its->nr_lpis) * sizeof(uint64_t));
 	ims__free(its->lpi_irq, its->nr_lpis * sizeof(*its->lpi_irq));
 	ims__free(its->cpu_lpis, its->nr_cpus * sizeof(*its->cpu_lpis));
@@ -601,8 +602,6 @@ static int read_its_shape(struct ims_arm_its *its)
 
 static int alloc_tables(struct ims_arm_its *its)
 {
-	uint64_t pa;
-
 	its->prop = gic_alloc(its, its->nr_lpis, PAGE, &its->prop_pa);
 	its->cmdq = gic_alloc(its, CMDQ_SIZE, PAGE, &its->cmdq_pa);
 	its->devtab = gic_alloc(its, its->devtab_size, PAGE, &its->devtab_pa);
@@ -610,7 +609,7 @@ static int alloc_tables(struct ims_arm_its *its)
 	if (!its->prop || !its->cmdq || !its->devtab || !its->colltab)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < its->nr_cpus; i++) {
-		its->pend[i] = gic_alloc(its, its->pend_size, IMS_GICR_PEND_ALIGN, &pa);
+		its->pend[i] = gic_alloc(its, its->pend_size, IMS_GICR_PEND_ALIGN, &its->pend_pa[i]);
 		if (!its->pend[i])
 			return -ENOMEM;
 	}
@@ -634,7 +633,7 @@ static int program_gic(struct ims_arm_its *its)
 		o->rdist_write(its->ctx, cpu, IMS_GICR_PROPBASER, 8,
 			       its->prop_pa | (its->lpi_bits - 1));
 		o->rdist_write(its->ctx, cpu, IMS_GICR_PENDBASER, 8,
-			       (uint64_t)(uintptr_t)its->pend[cpu] | IMS_GICR_PENDBASER_PTZ);
+			       its->pend_pa[cpu] | IMS_GICR_PENDBASER_PTZ);
 		o->rdist_write(its->ctx, cpu, IMS_GICR_CTLR, 4, IMS_GICR_CTLR_ENABLE_LPIS);
 		o->icc_write(its->ctx, cpu, IMS_ICC_PMR, 0xff);
 		o->icc_write(its->ctx, cpu, IMS_ICC_IGRPEN1, 1);
@@ -708,7 +707,8 @@ IMS_API int ims_arm_its_create(struct ims_irq_core *core, const struct ims_arm_i
 	its->lpi_irq = ims__calloc(its->nr_lpis, sizeof(*its->lpi_irq), "its_lpi_irq");
 	its->cpu_lpis = ims__calloc(its->nr_cpus, sizeof(*its->cpu_lpis), "its_cpu_lpis");
 	its->pend = ims__calloc(its->nr_cpus, sizeof(*its->pend), "its_pend_tables");
-	if (!its->lpi_map || !its->lpi_irq || !its->cpu_lpis || !its->pend)
+	its->pend_pa = ims__calloc(its->nr_cpus, sizeof(*its->pend_pa), "its_pend_tables");
+	if (!its->lpi_map || !its->lpi_irq || !its->cpu_lpis || !its->pend || !its->pend_pa)
 		goto free;
 	ret = alloc_tables(its);
 	if (ret)

@@ -58,6 +58,7 @@ struct ims_arm_its {
 	uint8_t *prop;
 	uint64_t prop_pa;
 	void **pend;
+	uint64_t *pend_pa;
 	size_t pend_size;
 	uint64_t *cmdq;
 	uint64_t cmdq_pa;
