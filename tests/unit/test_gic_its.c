@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "helpers/gic_harness.h"
+#include "hw/arm/gic_internal.h"
 
 static struct gic_harness h;
 static void *itt;
@@ -463,6 +464,42 @@ static void gic_ram_is_bounds_checked(void **state)
 	assert_int_equal(gh_its_read(&h, IMS_GITS_ERR_CODE) & 0xff, IMS_ITS_ERR_MEMORY);
 }
 
+static unsigned int woken[4];
+
+static void wake(void *ctx, uint32_t cpu)
+{
+	(void)ctx;
+	woken[cpu]++;
+}
+
+/* The machine's wake-up: an enabled LPI pending on a CPU, and only then. */
+static void rdist_notify_wakes_the_target_cpu(void **state)
+{
+	(void)state;
+	memset(woken, 0, sizeof(woken));
+	map_basic();
+	h.gic->p.notify = wake;		/* the harness's GIC was made without one */
+	assert_int_equal(gh_mapti(&h, DEV, 0, LPI0 + 1, 2), 0);
+	assert_int_equal(gh_ev(&h, IMS_ITS_CMD_INV, DEV, 0, 0), 0);
+	gh_fire(&h, DEV, 0);
+	assert_int_equal(woken[2], 1);
+	gh_fire(&h, DEV, 0);			/* already pending: no second wake */
+	assert_int_equal(woken[2], 1);
+	assert_int_equal(gh_ack(&h, 2), LPI0 + 1);
+	gh_eoi(&h, 2, LPI0 + 1);
+	gh_set_cfg(&h, LPI0 + 1, 0xa0 | IMS_LPI_CFG_RES1);
+	assert_int_equal(gh_ev(&h, IMS_ITS_CMD_INV, DEV, 0, 0), 0);
+	gh_fire(&h, DEV, 0);			/* disabled: held, nobody woken */
+	assert_int_equal(woken[2], 1);
+	gh_set_cfg(&h, LPI0 + 1, 0xa0 | IMS_LPI_CFG_RES1 | IMS_LPI_CFG_ENABLE);
+	assert_int_equal(gh_ev(&h, IMS_ITS_CMD_INV, DEV, 0, 0), 0);	/* enabled: wake */
+	assert_int_equal(woken[2], 2);
+	assert_int_equal(woken[0] + woken[1] + woken[3], 0);
+	h.gic->p.notify = NULL;
+	assert_int_equal(gh_ack(&h, 2), LPI0 + 1);
+	gh_eoi(&h, 2, LPI0 + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -476,6 +513,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cpu_interface_priority_mask_and_preemption, setup, teardown),
 		cmocka_unit_test_setup_teardown(its_queue_wraps, setup, teardown),
 		cmocka_unit_test_setup_teardown(gic_ram_is_bounds_checked, setup, teardown),
+		cmocka_unit_test_setup_teardown(rdist_notify_wakes_the_target_cpu, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
