@@ -40,6 +40,7 @@ static void *map_locked(struct gic_mem *m, uint64_t pa, uint64_t len)
 {
 	struct gic_region *r;
 
+	ims__assert_spin_held(&m->lock);
 	if (pa & (len - 1))
 		return NULL;
 	r = find_locked(m, pa, len);

@@ -292,6 +292,7 @@ static void process_locked(struct ims_hw_gic *gic)
 	struct gic_its *its = &gic->its;
 	uint64_t base = its->cbaser & IMS_GITS_CBASER_ADDR_MASK, qsize = queue_size(its);
 
+	ims__assert_spin_held(&gic->its.lock);
 	if (!(its->ctlr & IMS_GITS_CTLR_ENABLED) || !(its->cbaser & IMS_GITS_CBASER_VALID) ||
 	    (its->creadr & IMS_GITS_CREADR_STALLED))
 		return;
@@ -413,6 +414,7 @@ void ims__gic_its_write(struct ims_hw_gic *gic, uint32_t off, unsigned int size,
 
 static void fault_locked(struct gic_its *its, int err, uint32_t devid, uint32_t eventid)
 {
+	ims__assert_spin_held(&its->lock);
 	its->fault_code = (uint32_t)err;
 	its->fault_devid = devid;
 	its->fault_eventid = eventid;

@@ -78,6 +78,7 @@ static void load_cfg_locked(struct ims_hw_gic *gic, struct gic_rdist *rd, uint32
 {
 	uint8_t v = 0;
 
+	ims__assert_spin_held(&rd->lock);
 	if (intid < prop_limit_locked(gic, rd) &&
 	    ims__gic_mem_read8(&gic->mem, (rd->propbaser & IMS_GICR_PROPBASER_ADDR_MASK) +
 				 intid - IMS_LPI_BASE, &v))
@@ -90,6 +91,7 @@ static void write_through_locked(struct ims_hw_gic *gic, struct gic_rdist *rd, u
 {
 	uint64_t pa = (rd->pendbaser & IMS_GICR_PENDBASER_ADDR_MASK) + (intid / 64) * 8u;
 
+	ims__assert_spin_held(&rd->lock);
 	if (ims__gic_mem_write64(&gic->mem, pa, rd->pending[intid / 64]))
 		rd->st.mem_faults++;
 }
@@ -125,6 +127,7 @@ void ims__gic_rd_set_pending(struct ims_hw_gic *gic, uint32_t cpu, uint32_t inti
 
 static bool clear_pending_locked(struct ims_hw_gic *gic, struct gic_rdist *rd, uint32_t intid)
 {
+	ims__assert_spin_held(&rd->lock);
 	if (!ims__test_bit(rd->pending, intid))
 		return false;
 	ims__clear_bit(rd->pending, intid);
@@ -204,6 +207,7 @@ static void enable_lpis_locked(struct ims_hw_gic *gic, struct gic_rdist *rd)
 {
 	uint64_t base = rd->pendbaser & IMS_GICR_PENDBASER_ADDR_MASK;
 
+	ims__assert_spin_held(&rd->lock);
 	for (uint32_t i = IMS_LPI_BASE; i < gic->nr_intids; i++)
 		load_cfg_locked(gic, rd, i);
 	if (rd->pendbaser & IMS_GICR_PENDBASER_PTZ)
@@ -270,6 +274,7 @@ static uint32_t best_locked(struct ims_hw_gic *gic, struct gic_rdist *rd, uint32
 {
 	uint32_t words = pend_words(gic), best = IMS_ICC_SPURIOUS, bp = IDLE_PRIO;
 
+	ims__assert_spin_held(&rd->lock);
 	for (uint32_t w = ims__find_next_bit(rd->summary, words, 0); w < words;
 	     w = ims__find_next_bit(rd->summary, words, w + 1)) {
 		for (uint64_t bits = rd->pending[w]; bits; bits &= bits - 1) {
@@ -290,6 +295,7 @@ static uint32_t acknowledge_locked(struct ims_hw_gic *gic, struct gic_rdist *rd)
 {
 	uint32_t prio, intid;
 
+	ims__assert_spin_held(&rd->lock);
 	if (!rd->grpen1 || !rd->nr_pending || rd->depth == GIC_MAX_ACTIVE)
 		return IMS_ICC_SPURIOUS;
 	intid = best_locked(gic, rd, &prio);

@@ -188,6 +188,7 @@ static void dev_unlink_locked(struct ims_arm_its *its, uint32_t devid)
 {
 	struct its_device **chunk = its->devs[devid >> 8];
 
+	ims__assert_spin_held(&its->lock);
 	chunk[devid & 0xff] = NULL;
 	if (--its->devs_in_chunk[devid >> 8] == 0) {
 		ims__free(chunk, 256 * sizeof(*chunk));
@@ -202,6 +203,7 @@ static struct its_device *dev_get_locked(struct ims_arm_its *its, uint32_t devid
 	struct its_device *dev = dev_find_locked(its, devid), **chunk;
 	bool new_chunk = false;
 
+	ims__assert_spin_held(&its->lock);
 	if (dev)
 		return dev;
 	*err = -ENOMEM;
@@ -244,6 +246,7 @@ free_chunk:
 /* Last event gone: unmap the device, then its ITT can go. */
 static void dev_put_locked(struct ims_arm_its *its, struct its_device *dev)
 {
+	ims__assert_spin_held(&its->lock);
 	if (dev->nr_events)
 		return;
 	if (cmd_mapd(its, dev->devid, 0, false) || cmd_sync(its, 0))
@@ -265,6 +268,7 @@ static void release_locked(struct ims_arm_its *its, uint64_t v)
 {
 	struct its_device *dev = dev_find_locked(its, P_DEV(v));
 
+	ims__assert_spin_held(&its->lock);
 	ims__clear_bit(its->lpi_map, P_LPI(v) - IMS_LPI_BASE);
 	its->lpis_used--;
 	if (IMS_NEVER(!dev))
