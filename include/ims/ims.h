@@ -13,5 +13,6 @@
 #include <ims/msi.h>
 #include <ims/remap.h>
 #include <ims/x86.h>
+#include <ims/arm.h>
 
 #endif
