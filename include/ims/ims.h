@@ -13,6 +13,7 @@
 #include <ims/msi.h>
 #include <ims/remap.h>
 #include <ims/x86.h>
+#include <ims/arm.h>
 #include <ims/ims_chip.h>
 #include <ims/accel.h>
 
