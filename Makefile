@@ -165,7 +165,8 @@ fuzz:
 demo: $(IMSCTL)
 	@$(IMSCTL) demo
 
-$(O)/ims.pc: Makefile
+# Rewritten on every install: it carries the PREFIX of that install.
+$(O)/ims.pc: FORCE
 	@mkdir -p $(dir $@)
 	@printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: ims\nDescription: Interrupt Message Store and the interrupt machinery around it\nVersion: %s\nLibs: -L$${libdir} -lims\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' '$(PREFIX)' '$(VERSION)' > $@
 
@@ -184,6 +185,9 @@ $(O)/tests/api_symbols.c: scripts/gen-api-symbols $(wildcard include/ims/*.h)
 	@scripts/gen-api-symbols > $@
 $(O)/tests/api_symbols: $(O)/tests/api_symbols.c $(SHARED)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< -L$(O) -l:libims.so.0 -Wl,-rpath,$(CURDIR)/$(O) $(ALL_LDFLAGS)
+
+.PHONY: FORCE
+FORCE:
 
 .SECONDARY:
 
