@@ -20,6 +20,85 @@ static void os_dma_unmap(void *ctx, void *host)
 	ims__dma_unregister(ctx, host);
 }
 
+#define AM_ITS_BASE 0x08080000ull
+
+/* The rest of the machine, once the MSI parent and the sink exist. */
+static int add_device(struct accel_machine *m, struct ims_hw_accel_params *p,
+		      const struct ims_hw_msi_sink *sink, struct ims_irq_domain *parent)
+{
+	int ret;
+
+	p->rid = AM_RID;
+	ims__hw_accel_mem_from_dma(m->dma, &p->mem);
+	ret = ims__hw_accel_create(p, sink, &m->hw);
+	if (ret)
+		return ret;
+	m->ai.name = "0000:05:00.0";
+	m->ai.core = m->core;
+	m->ai.msi_parent = parent;
+	m->ai.rid = AM_RID;
+	ims__hw_pci_cfg_access(ims__hw_accel_cfg(m->hw), &m->ai.cfg);
+	ims__hw_bar_io_init(&m->bar0, ims__hw_accel_cfg(m->hw), IMS_ACCEL_REG_BAR,
+			    &m->ai.bar[IMS_ACCEL_REG_BAR]);
+	ims__hw_bar_io_init(&m->bar2, ims__hw_accel_cfg(m->hw), IMS_ACCEL_MSIX_BAR,
+			    &m->ai.bar[IMS_ACCEL_MSIX_BAR]);
+	m->ai.dma = (struct ims_accel_dma_ops){ os_dma_map, os_dma_unmap, m->dma };
+	return 0;
+}
+
+static int create_arm(struct accel_machine *m, uint32_t nr_cpus, struct ims_hw_accel_params *p)
+{
+	struct ims_irq_core_config cc = { .nr_cpus = nr_cpus };
+	struct ims_hw_gic_params gp = { .nr_cpus = nr_cpus, .its_base = AM_ITS_BASE };
+	struct ims_arm_its_config ic = { .nr_cpus = nr_cpus, .its_base = AM_ITS_BASE,
+					 .ops = &ims__hw_gic_ops };
+	struct ims_hw_msi_sink sink;
+	int ret;
+
+	ret = ims_irq_core_create(&cc, &m->core);
+	ret = ret ? ret : ims__hw_gic_create(&gp, &m->gic);
+	if (ret)
+		return ret;
+	ic.ctx = m->gic;
+	ret = ims_arm_its_create(m->core, &ic, &m->its);
+	ret = ret ? ret : ims__dma_create(&m->dma);
+	if (ret)
+		return ret;
+	ims__hw_gic_msi_sink(m->gic, &sink);
+	return add_device(m, p, &sink, ims_arm_its_irq_domain(m->its));
+}
+
+int am_create_arch(struct accel_machine *m, enum am_arch arch, uint32_t nr_cpus,
+		   struct ims_hw_accel_params *p, uint32_t ir_flags)
+{
+	if (arch == AM_X86)
+		return am_create(m, nr_cpus, p, ir_flags);
+	memset(m, 0, sizeof(*m));
+	m->arch = AM_ARM;
+	m->nr_cpus = nr_cpus;
+	return create_arm(m, nr_cpus, p);
+}
+
+uint32_t am_parent_entries(struct accel_machine *m)
+{
+	if (m->arch == AM_ARM) {
+		struct ims_arm_its_stats st;
+
+		ims_arm_its_get_stats(m->its, &st);
+		return st.lpis_used;
+	} else {
+		struct ims_remap_stats st;
+
+		ims_remap_get_stats(m->remap, &st);
+		return st.allocated;
+	}
+}
+
+int am_parent_check(struct accel_machine *m)
+{
+	return m->arch == AM_ARM ? 0 : ims_remap_check(m->remap);
+}
+
 int am_create(struct accel_machine *m, uint32_t nr_cpus, struct ims_hw_accel_params *p,
 	      uint32_t ir_flags)
 {
@@ -53,23 +132,8 @@ int am_create(struct accel_machine *m, uint32_t nr_cpus, struct ims_hw_accel_par
 	ret = ims_remap_create(m->core, &rc, &m->remap);
 	if (ret)
 		return ret;
-	p->rid = AM_RID;
-	ims__hw_accel_mem_from_dma(m->dma, &p->mem);
 	sink = ims__ir_unit_msi_sink(m->unit);
-	ret = ims__hw_accel_create(p, &sink, &m->hw);
-	if (ret)
-		return ret;
-	m->ai.name = "0000:05:00.0";
-	m->ai.core = m->core;
-	m->ai.msi_parent = ims_remap_domain(m->remap);
-	m->ai.rid = AM_RID;
-	ims__hw_pci_cfg_access(ims__hw_accel_cfg(m->hw), &m->ai.cfg);
-	ims__hw_bar_io_init(&m->bar0, ims__hw_accel_cfg(m->hw), IMS_ACCEL_REG_BAR,
-			    &m->ai.bar[IMS_ACCEL_REG_BAR]);
-	ims__hw_bar_io_init(&m->bar2, ims__hw_accel_cfg(m->hw), IMS_ACCEL_MSIX_BAR,
-			    &m->ai.bar[IMS_ACCEL_MSIX_BAR]);
-	m->ai.dma = (struct ims_accel_dma_ops){ os_dma_map, os_dma_unmap, m->dma };
-	return 0;
+	return add_device(m, p, &sink, ims_remap_domain(m->remap));
 }
 
 int am_destroy(struct accel_machine *m)
@@ -79,6 +143,16 @@ int am_destroy(struct accel_machine *m)
 	if (m->acc)
 		ret = ims_accel_remove(m->acc);
 	ims__hw_accel_destroy(m->hw);
+	if (m->arch == AM_ARM) {
+		if (!ret && m->its)
+			ret = ims_arm_its_destroy(m->its);
+		ims__hw_gic_destroy(m->gic);
+		if (!ret && m->dma)
+			ret = ims__dma_destroy(m->dma);
+		if (!ret && m->core)
+			ret = ims_irq_core_destroy(m->core);
+		return ret;
+	}
 	if (!ret && m->remap)
 		ret = ims_remap_destroy(m->remap);
 	ims__ir_unit_destroy(m->unit);
@@ -94,7 +168,11 @@ int am_destroy(struct accel_machine *m)
 
 int am_poll(struct accel_machine *m, uint32_t cpu)
 {
-	int v = ims__lapic_accept(ims__apic_bus_lapic(m->bus, cpu));
+	int v;
+
+	if (m->arch == AM_ARM)
+		return ims_arm_its_dispatch(m->its, cpu) > 0 ? 0 : -1;
+	v = ims__lapic_accept(ims__apic_bus_lapic(m->bus, cpu));
 
 	if (v >= 0)
 		ims_x86_vector_dispatch(m->vd, cpu, (uint8_t)v);

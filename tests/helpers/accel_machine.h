@@ -15,12 +15,21 @@
 #include <ims/ims.h>
 
 #include "hw/accel/accel.h"
+#include "hw/arm/gic.h"
 #include "hw/apic_bus.h"
 #include "hw/dma.h"
 #include "hw/iommu/remap_unit.h"
 #include "hw/pci/bar_io.h"
 
+/* The platform under the device: x86 (remapping, vectors, local APICs) or
+ * ARM (a GICv3 ITS and its redistributors). */
+enum am_arch {
+	AM_X86 = 0,
+	AM_ARM = 1,
+};
+
 struct accel_machine {
+	enum am_arch arch;
 	uint32_t nr_cpus;
 	struct ims_irq_core *core;
 	struct ims_hw_apic_bus *bus;
@@ -28,6 +37,8 @@ struct accel_machine {
 	struct ims_hw_dma *dma;
 	struct ims_hw_ir_unit *unit;
 	struct ims_remap *remap;
+	struct ims_hw_gic *gic;		/* ARM only */
+	struct ims_arm_its *its;	/* ARM only */
 	struct ims_hw_accel *hw;
 	struct ims_hw_bar_io bar0, bar2;
 	struct ims_accel_info ai;
@@ -37,6 +48,13 @@ struct accel_machine {
 /* p->rid and p->mem are filled in; ir_flags are IMS_HW_IR_* of the unit. */
 int am_create(struct accel_machine *m, uint32_t nr_cpus, struct ims_hw_accel_params *p,
 	      uint32_t ir_flags);
+/* The same on either platform (ir_flags apply to x86 only). */
+int am_create_arch(struct accel_machine *m, enum am_arch arch, uint32_t nr_cpus,
+		   struct ims_hw_accel_params *p, uint32_t ir_flags);
+/* Entries the MSI parent holds: remapping entries, or LPIs on ARM. */
+uint32_t am_parent_entries(struct accel_machine *m);
+/* The MSI parent's own recount check (0 if it agrees). */
+int am_parent_check(struct accel_machine *m);
 /* Remove the driver if probed, then everything; 0 if all was clean. */
 int am_destroy(struct accel_machine *m);
 /* Take one vector on cpu and dispatch it: the vector, or -1. */
