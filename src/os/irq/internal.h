@@ -201,6 +201,9 @@ void ims__irq_mask_put(struct ims_irq_core *core, struct ims_irq_mask_ref *ref);
 /* Domain of level `level` of desc. */
 struct ims_irq_domain *ims__irq_level_domain(const struct ims_irq_desc *desc, unsigned int level);
 
+/* True if irq has at least one handler (false for an unknown irq). */
+bool ims__irq_has_action(struct ims_irq_core *core, unsigned int irq);
+
 /* Recount every counter from the structures; 0 if all agree. For tests. */
 int ims__irq_core_check(struct ims_irq_core *core);
 

@@ -446,3 +446,11 @@ IMS_API uint64_t ims_irq_count_cpu(struct ims_irq_core *core, unsigned int irq, 
 		return 0;
 	return atomic_load_explicit(&desc->kstat[cpu], memory_order_relaxed);
 }
+
+bool ims__irq_has_action(struct ims_irq_core *core, unsigned int irq)
+{
+	struct ims_irq_desc *desc = ims__irq_to_desc(core, irq);
+
+	return desc && (atomic_load_explicit(&desc->state, memory_order_acquire) & IMS_IRQS_READY) &&
+	       atomic_load_explicit(&desc->action, memory_order_acquire);
+}

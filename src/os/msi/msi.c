@@ -15,6 +15,7 @@
 #include "util/bitmap.h"
 #include "util/lock.h"
 #include "util/log.h"
+#include "os/irq/internal.h"
 #include "os/msi/msi_internal.h"
 #include "util/sparse.h"
 
@@ -28,6 +29,7 @@ struct ims_msi_domain {
 	uint64_t *used;				/* index bitmap */
 	struct ims_sparse descs;		/* index -> ims_msi_desc */
 	uint32_t nr;				/* vectors allocated */
+	uint32_t free_hint;			/* no index below it is free */
 	uint32_t nr_groups;
 	char *name;
 	struct ims_irq_domain *domain;
@@ -382,9 +384,7 @@ static struct ims_msi_desc *desc_at(struct ims_msi_domain *md, uint32_t index)
 
 static bool has_handler(struct ims_device *dev, struct ims_msi_desc *desc)
 {
-	struct ims_irq_info info;
-
-	return !ims_irq_get_info(dev->core, desc->irq, &info) && info.nr_actions;
+	return ims__irq_has_action(dev->core, desc->irq);
 }
 
 static int alloc_one_locked(struct ims_msi_domain *md, uint32_t index, const struct ims_cpumask *aff,
@@ -397,7 +397,7 @@ static int alloc_one_locked(struct ims_msi_domain *md, uint32_t index, const str
 
 	ims__assert_mutex_held(&dev->lock);
 	if (index == IMS_MSI_ANY_INDEX) {
-		index = ims__find_next_zero_bit(md->used, md->limit, 0);
+		index = ims__find_next_zero_bit(md->used, md->limit, md->free_hint);
 		if (index >= md->limit)
 			return ims__error(-ENOSPC, "msi_alloc: %s: all %u indices are in use", md->name,
 					  md->limit);
@@ -434,6 +434,8 @@ static int alloc_one_locked(struct ims_msi_domain *md, uint32_t index, const str
 	}
 	desc->irq = (uint32_t)virq;
 	ims__set_bit(md->used, index);
+	if (index == md->free_hint)
+		md->free_hint = index + 1;
 	md->nr++;
 	map->index = (int)index;
 	map->virq = virq;
@@ -463,6 +465,8 @@ static int free_one_locked(struct ims_msi_domain *md, struct ims_msi_desc *desc)
 	ims__sparse_clear(&md->descs, index);
 	ims__sparse_trim(&md->descs, index, 1);
 	ims__clear_bit(md->used, index);
+	if (index < md->free_hint)
+		md->free_hint = index;
 	md->nr--;
 	if (md->tmpl.free_desc)
 		md->tmpl.free_desc(md->domain, desc);
@@ -556,7 +560,7 @@ IMS_API int ims_msi_alloc_group(struct ims_device *dev, enum ims_msi_domain_id d
 		goto unlock;
 	}
 	for (i = 0; i < nvec; i++) {
-		uint32_t index = ims__find_next_zero_bit(md->used, md->limit, 0);
+		uint32_t index = ims__find_next_zero_bit(md->used, md->limit, md->free_hint);
 
 		if (!group)
 			group = index + 1;
@@ -783,6 +787,9 @@ int ims__msi_device_check(struct ims_device *dev)
 		}
 		if (n != md->nr)
 			ret = ims__error(-EIO, "check: %s: nr %u, recount %u", md->name, md->nr, n);
+		if (ims__find_next_zero_bit(md->used, md->limit, 0) < IMS_MIN(md->free_hint, md->limit))
+			ret = ims__error(-EIO, "check: %s: a free index lies below the hint %u", md->name,
+					 md->free_hint);
 		if (heads != md->nr_groups)
 			ret = ims__error(-EIO, "check: %s: nr_groups %u, recount %u", md->name,
 					 md->nr_groups, heads);
