@@ -835,10 +835,11 @@ void ims__sim_machine_destroy(struct sim_machine *m)
 	cfg = &m->cfg;
 	for (uint32_t d = 0; m->devs && d < cfg->devices; d++) {
 		uint32_t vpd = sim_vecs_per_dev(m);
-		struct sim_vec *mv = &m->vecs[d * vpd + vpd - 1];
+		struct sim_vec *mv;
 
 		if (!m->devs[d])
 			continue;
+		mv = &m->vecs[d * vpd + vpd - 1];	/* devices exist only once vecs does */
 		for (uint32_t a = 0; a < cfg->adis; a++)
 			if (sim_adi_at(m, d, a)->live)
 				ims__sim_adi_destroy(m, d, a);
