@@ -1,7 +1,9 @@
 /*
  * The simulated machine in threaded mode: CPU threads accepting and
  * dispatching, device threads raising their vectors, a control thread
- * masking, unmasking and moving them meanwhile. At the end, on a quiet
+ * meanwhile masking, unmasking and moving them, destroying and recreating
+ * ADIs under fire, posting ADIs to guests and back, and descheduling
+ * vCPUs. At the end, on a quiet
  * machine, every raise made while unmasked was handled, no handler ran for
  * a raise that was not its own, and every counter equals its recount.
  * Small enough for ThreadSanitizer.
@@ -32,7 +34,7 @@ static void threaded_run_loses_and_misdelivers_nothing(void **state)
 {
 	struct ims_sim_config cfg;
 	struct ims_sim_result res;
-	const uint64_t fires = sanitized() ? 4000 : 20000;
+	const uint64_t fires = sanitized() ? 10000 : 20000;
 
 	(void)state;
 	ims_sim_config_default(&cfg);
@@ -47,8 +49,9 @@ static void threaded_run_loses_and_misdelivers_nothing(void **state)
 		if (res.violation)
 			fail_msg("seed %llu: %s: %s", (unsigned long long)seed,
 				 ims_sim_violation_name(res.violation), res.violation_msg);
-		assert_int_equal(res.fired, fires);
+		assert_true(res.fired > fires / 2 && res.fired <= fires);
 		assert_true(res.delivered > 0 && res.delivered <= res.fired);
+		assert_true(res.delivered_guest > 0);
 		assert_int_equal(res.misdelivered + res.after_free + res.lost, 0);
 		print_message("seed %llu: %llu raised, %llu handled, %llu absorbed on the way\n",
 			      (unsigned long long)seed, (unsigned long long)res.fired,

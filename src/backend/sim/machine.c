@@ -5,6 +5,7 @@
  * the scheduler and the demo use, and the checker's bookkeeping.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -199,12 +200,13 @@ static ims_irqreturn_t vec_handler(unsigned int irq, void *ctx)
 	return IMS_IRQ_HANDLED;
 }
 
-void ims__sim_vcpu_take(struct sim_machine *m, uint32_t vi)
+static void vcpu_take_locked(struct sim_machine *m, uint32_t vi)
 {
 	struct sim_vcpu *vc = &m->vcpus[vi];
 	struct sim_guest *g = &m->guests[vc->guest];
 	uint64_t pir[4];
 
+	ims__assert_spin_held(&g->lock);
 	if (!ims_pid_take(vc->pid, pir))
 		return;
 	for (uint32_t gv = 0; gv < 256; gv++) {
@@ -234,6 +236,15 @@ void ims__sim_vcpu_take(struct sim_machine *m, uint32_t vi)
 	}
 }
 
+void ims__sim_vcpu_take(struct sim_machine *m, uint32_t vi)
+{
+	struct sim_guest *g = &m->guests[m->vcpus[vi].guest];
+
+	ims__spin_lock(&g->lock);
+	vcpu_take_locked(m, vi);
+	ims__spin_unlock(&g->lock);
+}
+
 /* The posted-interrupt notification: the vCPUs running on cpu take their PIR. */
 static void pi_notify(void *ctx, uint32_t cpu, uint8_t vector)
 {
@@ -241,7 +252,7 @@ static void pi_notify(void *ctx, uint32_t cpu, uint8_t vector)
 
 	(void)vector;
 	for (uint32_t i = 0; i < m->nr_vcpus; i++)
-		if (m->vcpus[i].host_cpu == cpu && !m->vcpus[i].descheduled)
+		if (m->vcpus[i].host_cpu == cpu && !atomic_load(&m->vcpus[i].descheduled))
 			ims__sim_vcpu_take(m, i);
 }
 
@@ -250,7 +261,7 @@ void ims__sim_vcpu_sched(struct sim_machine *m, uint32_t vi, bool run)
 	struct sim_vcpu *vc = &m->vcpus[vi];
 
 	ims_pid_set_sn(vc->pid, !run);
-	vc->descheduled = !run;
+	atomic_store(&vc->descheduled, !run);
 	if (run)	/* VM entry: whatever was posted meanwhile is taken */
 		ims__sim_vcpu_take(m, vi);
 }
@@ -265,7 +276,7 @@ static void vcpu_move(struct sim_machine *m, uint32_t vi, uint32_t cpu)
 		val = (old & 0xffffffffull) | (uint64_t)((m->apic_ids[cpu] & 0xff) << 8) << 32;
 	} while (!__atomic_compare_exchange_n(ctl, &old, val, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE));
 	m->vcpus[vi].host_cpu = cpu;
-	if (!m->vcpus[vi].descheduled)	/* a notification may have gone to the old CPU */
+	if (!atomic_load(&m->vcpus[vi].descheduled))	/* a notification may have gone to the old CPU */
 		ims__sim_vcpu_take(m, vi);
 }
 
@@ -283,6 +294,27 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v)
 		return ims__simdev_ops.fire_msix(d, v->index);
 	a = sim_adi_at(m, v->dev, v->adi);
 	return ims__simdev_ops.fire_ims(d, v->index, a->pasid);
+}
+
+bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v)
+{
+	bool ok;
+
+	atomic_fetch_add(&v->firing, 1);
+	ok = atomic_load(&v->fire_ok);
+	if (ok)
+		ims__sim_fire(m, v);
+	atomic_fetch_sub(&v->firing, 1);
+	return ok;
+}
+
+/* No device raises v from now on (seq_cst: either a device sees fire_ok
+ * clear, or this sees its firing count and waits for it). */
+static void vec_stop_firing(struct sim_vec *v)
+{
+	atomic_store(&v->fire_ok, false);
+	while (atomic_load(&v->firing))
+		sched_yield();
 }
 
 static void vec_unpublish(struct sim_machine *m, struct sim_vec *v)
@@ -314,6 +346,8 @@ static int vec_request(struct sim_machine *m, struct sim_vec *v, int irq, uint32
 	ret = ims_irq_request(m->core, (unsigned int)irq, vec_handler, 0, name, v);
 	if (ret)
 		atomic_store(&v->live, false);
+	else
+		atomic_store(&v->fire_ok, true);
 	return ret;
 }
 
@@ -339,6 +373,7 @@ int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)
 		while (j--) {
 			struct sim_vec *v = &m->vecs[a->first_vec + j];
 
+			vec_stop_firing(v);
 			ims_irq_free(m->core, v->irq, v);
 			vec_unpublish(m, v);
 		}
@@ -354,11 +389,20 @@ int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)
 	return 0;
 }
 
+/*
+ * v's entry no longer posts: its vCPU takes what the descriptor holds
+ * (which may be v's), then v's guest vector is given back.
+ */
 static void gvec_release(struct sim_machine *m, struct sim_vec *v)
 {
-	m->guests[v->guest].gvec_owner[v->gvec] = 0;
+	struct sim_guest *g = &m->guests[v->guest];
+
+	ims__spin_lock(&g->lock);
+	vcpu_take_locked(m, v->vcpu);
+	g->gvec_owner[v->gvec] = 0;
 	atomic_store(&v->posted, false);
 	v->guest = SIM_NO_GUEST;
+	ims__spin_unlock(&g->lock);
 }
 
 int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot)
@@ -369,6 +413,8 @@ int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot)
 
 	if (!a->live)
 		return -ENOENT;
+	for (uint32_t j = 0; j < n; j++)
+		vec_stop_firing(&m->vecs[a->first_vec + j]);
 	for (uint32_t j = 0; j < n; j++) {
 		struct sim_vec *v = &m->vecs[a->first_vec + j];
 
@@ -381,10 +427,8 @@ int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot)
 	for (uint32_t j = 0; j < n; j++) {
 		struct sim_vec *v = &m->vecs[a->first_vec + j];
 
-		if (atomic_load(&v->posted)) {
-			ims__sim_vcpu_take(m, v->vcpu);
+		if (atomic_load(&v->posted))
 			gvec_release(m, v);
-		}
 		vec_unpublish(m, v);
 	}
 	ret = ims__simdev_ops.adi_destroy(m->devs[dev], a->group);
@@ -452,23 +496,27 @@ int ims__sim_adi_post(struct sim_machine *m, uint32_t dev, uint32_t slot, uint32
 	g = &m->guests[guest];
 	if (!a->live || a->guest != SIM_NO_GUEST)
 		return -EBUSY;
+	ims__spin_lock(&g->lock);
 	for (uint32_t gv = SIM_GUEST_FIRST_VECTOR; gv < 256; gv++)
 		free += !g->gvec_owner[gv];
+	ims__spin_unlock(&g->lock);
 	if (free < n)
 		return -ENOSPC;
 	for (uint32_t j = 0, gv = SIM_GUEST_FIRST_VECTOR; j < n; j++) {
 		struct sim_vec *v = &m->vecs[a->first_vec + j];
 		uint32_t vi = g->first_vcpu + (vsel + j) % m->cfg.vcpus, target = vi;
 
-		while (g->gvec_owner[gv])
-			gv++;
 		if (m->bug == SIM_BUG_CROSS_GUEST)	/* names another guest's vCPU */
 			target = (vi + m->cfg.vcpus) % m->nr_vcpus;
+		ims__spin_lock(&g->lock);
+		while (g->gvec_owner[gv])
+			gv++;
 		g->gvec_owner[gv] = v->id + 1;
 		v->guest = guest;
 		v->vcpu = vi;
 		v->gvec = (uint8_t)gv;
 		atomic_store(&v->posted, true);
+		ims__spin_unlock(&g->lock);
 		ret = ims_remap_irq_post(remap_of(m, dev), v->irq, ims__dma_addr(m->vcpus[target].pid),
 					 (uint8_t)gv, false);
 		if (ret) {
@@ -503,7 +551,6 @@ int ims__sim_adi_unpost(struct sim_machine *m, uint32_t dev, uint32_t slot)
 			continue;
 		}
 		/* The entry is remapped again: take what was posted before. */
-		ims__sim_vcpu_take(m, v->vcpu);
 		gvec_release(m, v);
 	}
 	if (!still)
@@ -588,7 +635,7 @@ int ims__sim_quiesce_check(struct sim_machine *m, uint64_t *pending)
 	uint64_t held = 0;
 
 	for (uint32_t i = 0; i < m->nr_vcpus; i++)
-		if (m->vcpus[i].descheduled)
+		if (atomic_load(&m->vcpus[i].descheduled))
 			ims__sim_vcpu_sched(m, i, true);
 	ims__sim_drain(m);
 	for (uint32_t i = 0; i < m->nr_vecs; i++) {
@@ -692,8 +739,10 @@ static int build_guests(struct sim_machine *m)
 		m->pid_mem = NULL;
 		return ret;
 	}
-	for (uint32_t g = 0; g < m->cfg.guests; g++)
+	for (uint32_t g = 0; g < m->cfg.guests; g++) {
 		m->guests[g].first_vcpu = g * m->cfg.vcpus;
+		ims__spin_init(&m->guests[g].lock);
+	}
 	for (uint32_t i = 0; i < m->nr_vcpus; i++) {
 		struct sim_vcpu *vc = &m->vcpus[i];
 

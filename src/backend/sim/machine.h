@@ -11,8 +11,8 @@
  * Records are never freed during a run, so a handler that runs after its
  * vector was freed finds a record marked dead rather than freed memory.
  *
- * Lock order of what is new here (docs/sim.md): sim control lock (threaded
- * mode) -> everything of docs/locking.md; kvm shadow ISR lock is a leaf.
+ * Locks of what is new here (docs/sim.md) are leaves: a guest's lock, the
+ * violation message lock, the KVM shadow ISR lock.
  */
 #ifndef IMS_BACKEND_SIM_MACHINE_H
 #define IMS_BACKEND_SIM_MACHINE_H
@@ -55,6 +55,10 @@ struct sim_vec {
 	uint32_t gen;			/* bumped on each reuse of the record */
 	bool msix;
 	atomic_bool live;		/* allocated with a handler installed */
+	/* Devices may raise it (threaded mode: cleared, then firing drains,
+	 * before the vector is freed). */
+	atomic_bool fire_ok;
+	atomic_uint firing;
 	bool enabled;			/* not disabled by the scheduler */
 	/* Posted to a guest: guest, vCPU (index in m->vcpus) and guest vector. */
 	uint32_t guest, vcpu;
@@ -78,12 +82,18 @@ struct sim_vcpu {
 	uint32_t guest, nr;
 	uint32_t host_cpu;		/* where its notifications go (NDST) */
 	void *pid;			/* 64-byte posted-interrupt descriptor */
-	bool descheduled;		/* SN set */
+	atomic_bool descheduled;	/* SN set */
 	uint64_t *gvec_count;		/* 256 guest vectors taken */
 };
 
 struct sim_guest {
 	uint32_t first_vcpu;
+	/*
+	 * Guards gvec_owner, the posted fields (guest, vcpu, gvec) of the
+	 * guest's records, and every take of the guest's vCPUs, so that a
+	 * vCPU never looks up a guest vector while it changes owner (a leaf).
+	 */
+	ims_spinlock_t lock;
 	uint32_t gvec_owner[256];	/* guest vector -> vec id + 1, 0 free */
 };
 
@@ -178,6 +188,8 @@ uint64_t ims__sim_drain(struct sim_machine *m);
 int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_fire(struct sim_machine *m, struct sim_vec *v);
+/* The same from a device thread: nothing if the vector is being freed. */
+bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_disable(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_enable(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_affinity(struct sim_machine *m, struct sim_vec *v, uint32_t cpu_a, uint32_t cpu_b);

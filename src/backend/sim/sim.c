@@ -580,7 +580,7 @@ static void *device_thread(void *arg)
 	struct sim_machine *m = t->m;
 	uint64_t rng = t->seed;
 
-	for (uint64_t fired = 0, tries = 0; fired < t->budget && tries < 64 * t->budget; tries++) {
+	for (uint64_t fired = 0, tries = 0; fired < t->budget && tries < 1000 * t->budget; tries++) {
 		uint64_t x = rng_next(&rng);
 		uint32_t id = (uint32_t)(x % m->nr_vecs);
 		struct sim_vec *v;
@@ -591,8 +591,6 @@ static void *device_thread(void *arg)
 		if (id >= m->nr_vecs)
 			continue;
 		v = &m->vecs[id];
-		if (!atomic_load(&v->live))
-			continue;
 		/*
 		 * Mostly one completion outstanding per vector, as a queue with
 		 * its interrupt not yet serviced would have; one raise in four
@@ -602,8 +600,10 @@ static void *device_thread(void *arg)
 			sched_yield();
 			continue;
 		}
-		ims__sim_fire(m, v);
-		fired++;
+		if (ims__sim_fire_guarded(m, v))
+			fired++;
+		else
+			sched_yield();	/* its ADI is away: the control thread brings it back */
 	}
 	atomic_fetch_sub(t->devices_left, 1);
 	return NULL;
@@ -635,18 +635,46 @@ static void *control_thread(void *arg)
 	while (atomic_load(t->devices_left)) {
 		uint64_t x = rng_next(&rng);
 		struct sim_vec *v = &m->vecs[(x >> 8) % m->nr_vecs];
+		uint32_t dev = v->dev, slot = v->adi;
 
-		if (!atomic_load(&v->live))
-			continue;
-		switch (x % 3) {
+		switch (x % 8) {
 		case 0:
+		case 1:
+			if (!atomic_load(&v->live))
+				break;
 			if (v->enabled)
 				ims__sim_vec_disable(m, v);
 			else
 				ims__sim_vec_enable(m, v);
 			break;
-		default:
-			ims__sim_vec_affinity(m, v, (uint32_t)(x >> 32), (uint32_t)(x >> 40));
+		case 2:
+		case 3:
+			if (atomic_load(&v->live))
+				ims__sim_vec_affinity(m, v, (uint32_t)(x >> 32), (uint32_t)(x >> 40));
+			break;
+		case 4:		/* an ADI goes away while its vectors fire */
+			if (!v->msix && sim_adi_at(m, dev, slot)->live)
+				ims__sim_adi_destroy(m, dev, slot);
+			break;
+		case 5:
+			if (v->msix || !m->cfg.guests || !sim_adi_at(m, dev, slot)->live)
+				break;
+			if (sim_adi_at(m, dev, slot)->guest == SIM_NO_GUEST)
+				ims__sim_adi_post(m, dev, slot, (uint32_t)(x >> 32), (uint32_t)(x >> 48));
+			else
+				ims__sim_adi_unpost(m, dev, slot);
+			break;
+		case 6:
+			if (m->nr_vcpus) {
+				uint32_t vi = (uint32_t)(x >> 32) % m->nr_vcpus;
+
+				ims__sim_vcpu_sched(m, vi, atomic_load(&m->vcpus[vi].descheduled));
+			}
+			break;
+		default:	/* and comes back */
+			if (!v->msix && !sim_adi_at(m, dev, slot)->live)
+				ims__sim_adi_create(m, dev, slot);
+			sched_yield();
 			break;
 		}
 	}
@@ -709,7 +737,11 @@ static int run_threaded(const struct ims_sim_config *cfg, struct ims_sim_result 
 		pthread_join(tid[i], NULL);
 	if (started < nr_dev + nr_cpu + 1)
 		goto out;
-	/* Everything unmasked again, then the end checks on a quiet machine. */
+	/* ADIs back, everything unmasked, then the end checks on a quiet machine. */
+	for (uint32_t d = 0; d < cfg->devices; d++)
+		for (uint32_t a = 0; a < cfg->adis; a++)
+			if (!sim_adi_at(m, d, a)->live)
+				ims__sim_adi_create(m, d, a);
 	for (i = 0; i < m->nr_vecs; i++)
 		if (atomic_load(&m->vecs[i].live) && !m->vecs[i].enabled)
 			ims__sim_vec_enable(m, &m->vecs[i]);
