@@ -211,14 +211,19 @@ static void crowded_machine_keeps_every_invariant(void **state)
 
 /* ---- the checker catches bugs ---- */
 
-static void expect_caught(enum sim_bug bug, enum ims_sim_violation_kind kind)
+/* kind2: a second acceptable kind (the bug shows one way or the other), or OK. */
+static void expect_caught2(enum sim_bug bug, enum ims_sim_violation_kind kind,
+			   enum ims_sim_violation_kind kind2)
 {
 	struct ims_sim_config cfg;
 	struct ims_sim_result res;
 
 	small_config(&cfg, 5, 10000);
 	assert_int_equal(ims__sim_run_bug(&cfg, bug, NULL, &res), 0);
-	assert_int_equal(res.violation, kind);
+	if (res.violation != kind && (kind2 == IMS_SIM_OK || res.violation != kind2))
+		fail_msg("bug %d: expected %s, got %s", bug, ims_sim_violation_name(kind),
+			 ims_sim_violation_name(res.violation));
+	kind = res.violation;
 	assert_int_equal(res.invariant_violations, 1);
 	assert_int_equal(res.seed, 5);
 	assert_true(res.violation_step < cfg.steps);
@@ -231,6 +236,11 @@ static void expect_caught(enum sim_bug bug, enum ims_sim_violation_kind kind)
 		      ims_sim_violation_name(kind), (unsigned long long)res.violation_step,
 		      (unsigned long long)res.min_trace_ops, res.min_trace);
 	ims_sim_result_free(&res);
+}
+
+static void expect_caught(enum sim_bug bug, enum ims_sim_violation_kind kind)
+{
+	expect_caught2(bug, kind, IMS_SIM_OK);
 }
 
 static void checker_catches_a_dropped_unmask(void **state)
@@ -249,6 +259,17 @@ static void checker_catches_posting_into_another_guest(void **state)
 {
 	(void)state;
 	expect_caught(SIM_BUG_CROSS_GUEST, IMS_SIM_CROSS_GUEST);
+}
+
+/*
+ * A guest vector given back (unpost, or the guest writing a new vector into
+ * its MSI-X entry) before the vCPU took what was posted under it: the
+ * stale bit reaches a guest vector with no owner, or its next owner.
+ */
+static void checker_catches_a_guest_vector_reused_early(void **state)
+{
+	(void)state;
+	expect_caught2(SIM_BUG_EARLY_REUSE, IMS_SIM_CROSS_GUEST, IMS_SIM_MISDELIVERED);
 }
 
 /* The shrunk trace reproduces the violation on its own. */
@@ -361,6 +382,7 @@ int main(void)
 		cmocka_unit_test(checker_catches_a_dropped_unmask),
 		cmocka_unit_test(checker_catches_a_message_in_the_wrong_slot),
 		cmocka_unit_test(checker_catches_posting_into_another_guest),
+		cmocka_unit_test(checker_catches_a_guest_vector_reused_early),
 		cmocka_unit_test(violation_is_reported_with_seed_and_step),
 		cmocka_unit_test(config_errors_name_the_dimension),
 		cmocka_unit_test(demo_narrates_every_step_and_ends_clean),

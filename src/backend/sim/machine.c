@@ -398,7 +398,8 @@ static void gvec_release(struct sim_machine *m, struct sim_vec *v)
 	struct sim_guest *g = &m->guests[v->guest];
 
 	ims__spin_lock(&g->lock);
-	vcpu_take_locked(m, v->vcpu);
+	if (m->bug != SIM_BUG_EARLY_REUSE)
+		vcpu_take_locked(m, v->vcpu);
 	g->gvec_owner[v->gvec] = 0;
 	atomic_store(&v->posted, false);
 	v->guest = SIM_NO_GUEST;
@@ -527,6 +528,45 @@ int ims__sim_adi_post(struct sim_machine *m, uint32_t dev, uint32_t slot, uint32
 	}
 	if (posted)
 		a->guest = guest;
+	return ret;
+}
+
+int ims__sim_guest_revector(struct sim_machine *m, struct sim_vec *v, uint32_t pick)
+{
+	struct sim_guest *g;
+	uint32_t old, gv = 0, nfree = 0;
+	int ret;
+
+	if (!atomic_load(&v->live) || !atomic_load(&v->posted))
+		return -ENOENT;
+	g = &m->guests[v->guest];
+	ims__spin_lock(&g->lock);
+	for (uint32_t i = SIM_GUEST_FIRST_VECTOR; i < 256; i++)
+		nfree += !g->gvec_owner[i];
+	if (nfree)
+		for (uint32_t i = SIM_GUEST_FIRST_VECTOR, k = pick % nfree + 1; i < 256 && k; i++)
+			if (!g->gvec_owner[i] && !--k)
+				gv = i;
+	if (!gv) {
+		ims__spin_unlock(&g->lock);
+		return -ENOSPC;
+	}
+	old = v->gvec;
+	g->gvec_owner[gv] = v->id + 1;
+	v->gvec = (uint8_t)gv;
+	ims__spin_unlock(&g->lock);
+	ret = ims_remap_irq_post(remap_of(m, v->dev), v->irq, ims__dma_addr(m->vcpus[v->vcpu].pid),
+				 (uint8_t)gv, false);
+	ims__spin_lock(&g->lock);
+	if (ret) {		/* the entry still names the old vector */
+		g->gvec_owner[gv] = 0;
+		v->gvec = (uint8_t)old;
+	} else {		/* what was posted under the old vector is taken first */
+		if (m->bug != SIM_BUG_EARLY_REUSE)
+			vcpu_take_locked(m, v->vcpu);
+		g->gvec_owner[old] = 0;
+	}
+	ims__spin_unlock(&g->lock);
 	return ret;
 }
 

@@ -43,6 +43,8 @@ enum sim_bug {
 	SIM_BUG_DROP_UNMASK,	/* the IMS chip drops its unmask write */
 	SIM_BUG_WRONG_SLOT,	/* the IMS chip writes the message to slot index ^ 1 */
 	SIM_BUG_CROSS_GUEST,	/* posting names the next guest's descriptor */
+	SIM_BUG_EARLY_REUSE,	/* a guest vector is given back before its vCPU took
+				 * what was posted to it, and may be reused */
 };
 
 /* The checker's record of one vector (an IMS vector of an ADI, or MSI-X). */
@@ -195,6 +197,12 @@ int ims__sim_vec_enable(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_affinity(struct sim_machine *m, struct sim_vec *v, uint32_t cpu_a, uint32_t cpu_b);
 int ims__sim_adi_post(struct sim_machine *m, uint32_t dev, uint32_t slot, uint32_t guest, uint32_t vsel);
 int ims__sim_adi_unpost(struct sim_machine *m, uint32_t dev, uint32_t slot);
+/*
+ * The guest writes a new vector into its (virtual) MSI-X entry for a
+ * posted vector: the hypervisor rebinds the entry to a new guest vector of
+ * the same vCPU, then gives the old one back.
+ */
+int ims__sim_guest_revector(struct sim_machine *m, struct sim_vec *v, uint32_t pick);
 int ims__sim_cpu_offline(struct sim_machine *m, uint32_t cpu);
 int ims__sim_cpu_online(struct sim_machine *m, uint32_t cpu);
 /* vCPU descheduled (SN set) or scheduled (SN clear, PIR taken). */

@@ -38,12 +38,12 @@ static uint64_t rng_next(uint64_t *s)
 
 enum op_kind {
 	OP_FIRE, OP_ACCEPT, OP_ADI_CREATE, OP_ADI_DESTROY, OP_DISABLE, OP_ENABLE, OP_AFFINITY,
-	OP_POST, OP_UNPOST, OP_CPU_OFF, OP_CPU_ON, OP_VCPU_SCHED, OP_DRAIN, OP_NR
+	OP_POST, OP_UNPOST, OP_CPU_OFF, OP_CPU_ON, OP_VCPU_SCHED, OP_DRAIN, OP_GUEST_MSIX, OP_NR
 };
 
 static const char *const op_names[OP_NR] = {
 	"fire", "accept", "adi-create", "adi-destroy", "mask", "unmask", "affinity",
-	"post", "unpost", "cpu-offline", "cpu-online", "vcpu-sched", "drain",
+	"post", "unpost", "cpu-offline", "cpu-online", "vcpu-sched", "drain", "guest-msix",
 };
 
 struct sim_op {
@@ -53,13 +53,14 @@ struct sim_op {
 
 static void op_weights(const struct ims_sim_config *cfg, uint32_t w[OP_NR])
 {
-	static const uint32_t base[OP_NR] = { 400, 300, 40, 25, 30, 30, 50, 0, 20, 8, 12, 20, 15 };
+	static const uint32_t base[OP_NR] = { 400, 300, 40, 25, 30, 30, 50, 0, 20, 8, 12, 20, 15, 20 };
 
 	memcpy(w, base, sizeof(base));
 	w[OP_POST] = cfg->guests ? cfg->posted_percent * 60 / 100 : 0;
 	if (!cfg->guests) {
 		w[OP_UNPOST] = 0;
 		w[OP_VCPU_SCHED] = 0;
+		w[OP_GUEST_MSIX] = 0;
 	}
 	if (cfg->cpus < 2)
 		w[OP_CPU_OFF] = w[OP_CPU_ON] = 0;
@@ -118,6 +119,15 @@ static int op_run(struct sim_machine *m, const struct sim_op *op, char *buf, siz
 	int ret = 0, s;
 
 	switch (op->kind) {
+	case OP_GUEST_MSIX:
+		s = find_adi(m, dev, op->b, true, 1);
+		if (s < 0)
+			return snprintf(buf, len, "guest-msix dev%u: nothing posted", dev), 0;
+		v = &m->vecs[sim_adi_at(m, dev, (uint32_t)s)->first_vec + op->c % m->cfg.vectors_per_adi];
+		snprintf(buf, len, "guest-msix dev%u adi%d.%u guest vector 0x%x", dev, s, v->nr, v->gvec);
+		ret = ims__sim_guest_revector(m, v, op->c >> 8);
+		snprintf(buf + strlen(buf), len - strlen(buf), " -> 0x%x", v->gvec);
+		return ret;
 	case OP_FIRE:
 	case OP_DISABLE:
 	case OP_AFFINITY:
@@ -637,7 +647,7 @@ static void *control_thread(void *arg)
 		struct sim_vec *v = &m->vecs[(x >> 8) % m->nr_vecs];
 		uint32_t dev = v->dev, slot = v->adi;
 
-		switch (x % 8) {
+		switch (x % 9) {
 		case 0:
 		case 1:
 			if (!atomic_load(&v->live))
@@ -663,6 +673,10 @@ static void *control_thread(void *arg)
 				ims__sim_adi_post(m, dev, slot, (uint32_t)(x >> 32), (uint32_t)(x >> 48));
 			else
 				ims__sim_adi_unpost(m, dev, slot);
+			break;
+		case 7:
+			if (atomic_load(&v->posted))
+				ims__sim_guest_revector(m, v, (uint32_t)(x >> 32));
 			break;
 		case 6:
 			if (m->nr_vcpus) {
