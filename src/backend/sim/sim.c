@@ -318,7 +318,16 @@ static void sample_series(struct sim_machine *m, struct ims_sim_result *res, uin
 
 static void peaks(struct sim_machine *m, struct ims_sim_result *res)
 {
+	uint64_t *cpu = calloc(m->cfg.cpus, sizeof(uint64_t));
 	uint32_t irtes = 0, ims = 0;
+
+	if (cpu) {
+		ims__sim_vectors_per_cpu(m, cpu);
+		for (uint32_t c = 0; c < m->cfg.cpus; c++)
+			if (cpu[c] > res->max_vectors_used_per_cpu)
+				res->max_vectors_used_per_cpu = (uint32_t)cpu[c];
+		free(cpu);
+	}
 
 	for (uint32_t u = 0; u < m->cfg.ir_units; u++) {
 		struct ims_remap_stats st;
@@ -486,7 +495,9 @@ static int run_ops(struct run_ctx *rc)
 			break;
 		}
 		if (res) {
-			if (op.kind == OP_ADI_CREATE || op.kind == OP_POST)
+			/* Where vectors, entries or slots are taken or moved. */
+			if (op.kind == OP_ADI_CREATE || op.kind == OP_UNPOST || op.kind == OP_AFFINITY ||
+			    op.kind == OP_CPU_OFF)
 				peaks(m, res);
 			if ((step + 1) % per_point == 0)
 				sample_series(m, res, point++, last_adi, &last_faults);
