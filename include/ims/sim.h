@@ -69,6 +69,14 @@ struct ims_sim_config {
 	uint32_t fault_rate;		/* 0: none; N: each allocation fails with
 					 * probability 1/N during the run */
 	uint32_t check_every;		/* full recounts every N steps; 0: 1 */
+	/*
+	 * Optional parts of the machine description (NULL: the defaults).
+	 * apic_ids: cpus distinct APIC IDs below 255 (default: 2 x CPU).
+	 * device_unit: for each device, the remapping unit it sits behind
+	 * (default: device mod ir_units); at most 15 devices per unit.
+	 */
+	const uint32_t *apic_ids;
+	const uint32_t *device_unit;
 	bool shrink;			/* on a violation, look for a short trace */
 	bool quiet;			/* do not print a violation to stderr */
 };

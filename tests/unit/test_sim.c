@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "backend/sim/sim_internal.h"
+#include "hw/lapic.h"
 #include "helpers/fail_nth.h"
 
 static bool sanitized(void)
@@ -209,6 +210,43 @@ static void crowded_machine_keeps_every_invariant(void **state)
 	ims_sim_result_free(&res);
 }
 
+/* A machine from an explicit description: APIC IDs and device placement. */
+static void described_machine_places_cpus_and_devices(void **state)
+{
+	static const uint32_t apic_ids[4] = { 5, 9, 1, 3 };
+	static const uint32_t device_unit[3] = { 1, 1, 0 };
+	struct ims_sim_config cfg;
+	struct ims_sim_result res;
+	struct sim_machine *m;
+	bool bus_0x11 = false, bus_0x12 = false, bus_0x01 = false;
+
+	(void)state;
+	small_config(&cfg, 3, 4000);
+	cfg.devices = 3;
+	cfg.adis = 4;
+	cfg.apic_ids = apic_ids;
+	cfg.device_unit = device_unit;
+	assert_int_equal(ims__sim_machine_create(&cfg, SIM_BUG_NONE, &m), 0);
+	for (uint32_t c = 0; c < 4; c++)
+		assert_int_equal(ims__lapic_id(ims__apic_bus_lapic(m->bus, c)), apic_ids[c]);
+	/* Unit u covers buses 16u..16u+15: the devices are numbered from there. */
+	assert_int_equal(m->dev_rid[0], 0x1100);
+	assert_int_equal(m->dev_rid[1], 0x1200);
+	assert_int_equal(m->dev_rid[2], 0x0100);
+	ims__sim_machine_destroy(m);
+	assert_int_equal(ims_sim_run(&cfg, NULL, &res), 0);
+	assert_int_equal(res.violation, IMS_SIM_OK);
+	for (uint32_t i = 0; i < res.nr_rows; i++) {
+		bus_0x11 |= !strcmp(res.rows[i].device, "0000:11:00.0") &&
+			    strstr(res.rows[i].domain, "IR-1-") == res.rows[i].domain;
+		bus_0x12 |= !strcmp(res.rows[i].device, "0000:12:00.0");
+		bus_0x01 |= !strcmp(res.rows[i].device, "0000:01:00.0") &&
+			    strstr(res.rows[i].domain, "IR-0-") == res.rows[i].domain;
+	}
+	assert_true(bus_0x11 && bus_0x12 && bus_0x01);
+	ims_sim_result_free(&res);
+}
+
 /* ---- the checker catches bugs ---- */
 
 /* kind2: a second acceptable kind (the bug shows one way or the other), or OK. */
@@ -330,6 +368,14 @@ static void config_errors_name_the_dimension(void **state)
 	c = base, c.backend = (enum ims_sim_backend)7, expect_refused(c, -EINVAL, "backend");
 	c = base, c.threads = 4, c.backend = IMS_SIM_BACKEND_KVM, expect_refused(c, -EOPNOTSUPP, "threaded");
 	c = base, c.threads = 4, c.fault_rate = 10, expect_refused(c, -EOPNOTSUPP, "fault_rate");
+	{
+		static const uint32_t dup[4] = { 0, 2, 2, 6 }, big[4] = { 0, 2, 255, 6 };
+		static const uint32_t unit_bad[1] = { 2 };
+
+		c = base, c.apic_ids = dup, expect_refused(c, -EINVAL, "both have APIC ID 2");
+		c = base, c.apic_ids = big, expect_refused(c, -EINVAL, "APIC ID 255");
+		c = base, c.device_unit = unit_bad, expect_refused(c, -EINVAL, "remapping unit 2");
+	}
 	assert_int_equal(ims_sim_config_validate(NULL), -EINVAL);
 	/* No guests: vcpus does not matter. */
 	c = base, c.guests = 0, c.vcpus = 0;
@@ -379,6 +425,7 @@ int main(void)
 		cmocka_unit_test(seeded_runs_keep_every_invariant),
 		cmocka_unit_test(runs_under_injected_faults_keep_every_invariant),
 		cmocka_unit_test(crowded_machine_keeps_every_invariant),
+		cmocka_unit_test(described_machine_places_cpus_and_devices),
 		cmocka_unit_test(checker_catches_a_dropped_unmask),
 		cmocka_unit_test(checker_catches_a_message_in_the_wrong_slot),
 		cmocka_unit_test(checker_catches_posting_into_another_guest),

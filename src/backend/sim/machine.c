@@ -731,7 +731,7 @@ static int build_units(struct sim_machine *m)
 {
 	struct ims_hw_apic_sink sink = m->bus ? ims__apic_bus_sink(m->bus)
 					      : (struct ims_hw_apic_sink){ ims__kvm_apic_sink, m->kvm };
-	uint32_t per_unit = (m->cfg.devices + m->cfg.ir_units - 1) / m->cfg.ir_units;
+	uint32_t per_unit[IMS_SIM_MAX_IR_UNITS] = { 0 };
 	char uname[16], rname[16];
 	int ret;
 
@@ -745,7 +745,9 @@ static int build_units(struct sim_machine *m)
 
 		snprintf(uname, sizeof(uname), "dmar%u", u);
 		snprintf(rname, sizeof(rname), "IR-%u", u);
-		m->unit_entries[u] = pow2_at_least(2 * per_unit * sim_vecs_per_dev(m));
+		for (uint32_t d = 0; d < m->cfg.devices; d++)
+			per_unit[u] += m->dev_unit[d] == u;
+		m->unit_entries[u] = pow2_at_least(2 * per_unit[u] * sim_vecs_per_dev(m));
 		rc.nr_entries = m->unit_entries[u];
 		ret = ims__ir_unit_create(&uc, &m->units[u]);
 		if (ret)
@@ -804,11 +806,9 @@ static int build_devices(struct sim_machine *m)
 	int ret, irq;
 
 	for (uint32_t d = 0; d < m->cfg.devices; d++) {
-		uint32_t u = d % m->cfg.ir_units;
+		uint32_t u = m->dev_unit[d];
 		struct sim_vec *mv = &m->vecs[d * vpd + vpd - 1];
 
-		m->dev_unit[d] = u;
-		m->dev_rid[d] = (uint16_t)((u * 16 + d / m->cfg.ir_units + 1) << 8);
 		for (uint32_t a = 0; a < m->cfg.adis; a++) {
 			sim_adi_at(m, d, a)->first_vec = d * vpd + a * m->cfg.vectors_per_adi;
 			sim_adi_at(m, d, a)->guest = SIM_NO_GUEST;
@@ -868,12 +868,26 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 	m->adis = ims__calloc((size_t)cfg->devices * cfg->adis, sizeof(*m->adis), "sim_adis");
 	m->vecs = ims__calloc(m->nr_vecs, sizeof(*m->vecs), "sim_vecs");
 	m->adi_runs = ims__calloc((size_t)cfg->devices * cfg->adis, sizeof(uint64_t), "sim_adi_runs");
+	if (m->dev_unit && m->dev_rid) {
+		/* Where each device sits: its unit, and the next bus behind it. */
+		uint32_t next_bus[IMS_SIM_MAX_IR_UNITS] = { 0 };
+
+		for (uint32_t d = 0; d < cfg->devices; d++) {
+			uint32_t u = cfg->device_unit ? cfg->device_unit[d] : d % cfg->ir_units;
+
+			m->dev_unit[d] = u;
+			m->dev_rid[d] = (uint16_t)((u * 16 + ++next_bus[u]) << 8);
+		}
+	}
 	if (!m->adi_runs || !m->apic_ids || !m->cpu_offline || !m->cpu_vector || !m->units || !m->remaps ||
 	    !m->unit_entries || !m->devs || !m->dev_rid || !m->dev_unit || !m->adis || !m->vecs)
 		goto fail;
-	/* Distinct from the CPU numbers, so that a mix-up of the two shows. */
+	/* By default distinct from the CPU numbers, so that a mix-up of the two shows. */
 	for (uint32_t c = 0; c < cfg->cpus; c++)
-		m->apic_ids[c] = c * 2;
+		m->apic_ids[c] = cfg->apic_ids ? cfg->apic_ids[c] : c * 2;
+	/* The description's arrays are the caller's: not kept past creation. */
+	m->cfg.apic_ids = NULL;
+	m->cfg.device_unit = NULL;
 	ret = ims_irq_core_create(&cc, &m->core);
 	if (ret)
 		goto fail;

@@ -830,6 +830,28 @@ IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg)
 	if (cfg->devices > 15 * cfg->ir_units)
 		return ims__error(-EINVAL, "sim: %u devices do not fit behind %u remapping units (15 per unit)",
 				  cfg->devices, cfg->ir_units);
+	if (cfg->apic_ids)
+		for (uint32_t i = 0; i < cfg->cpus; i++) {
+			if (cfg->apic_ids[i] >= 255)
+				return ims__error(-EINVAL, "sim: APIC ID %u of CPU %u is not below 255 (xAPIC)",
+						  cfg->apic_ids[i], i);
+			for (uint32_t j = 0; j < i; j++)
+				if (cfg->apic_ids[j] == cfg->apic_ids[i])
+					return ims__error(-EINVAL, "sim: CPUs %u and %u both have APIC ID %u", j,
+							  i, cfg->apic_ids[i]);
+		}
+	if (cfg->device_unit) {
+		uint32_t per[IMS_SIM_MAX_IR_UNITS] = { 0 };
+
+		for (uint32_t d = 0; d < cfg->devices; d++) {
+			if (cfg->device_unit[d] >= cfg->ir_units)
+				return ims__error(-EINVAL, "sim: device %u is behind remapping unit %u of %u",
+						  d, cfg->device_unit[d], cfg->ir_units);
+			if (++per[cfg->device_unit[d]] > 15)
+				return ims__error(-EINVAL, "sim: more than 15 devices behind remapping unit %u",
+						  cfg->device_unit[d]);
+		}
+	}
 	RANGE(adis, 1, IMS_SIM_MAX_ADIS);
 	RANGE(vectors_per_adi, 1, 64);
 	if (slots > 16128)
