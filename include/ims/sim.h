@@ -66,6 +66,9 @@ struct ims_sim_config {
 	uint32_t threads;		/* 0: deterministic; else threads for CPUs,
 					 * devices and control (at least 3) */
 	enum ims_sim_backend backend;
+	bool kvm_irqfd;			/* kvm backend: deliver through irqfd and GSI
+					 * routes (made on demand) instead of
+					 * KVM_SIGNAL_MSI */
 	uint32_t fault_rate;		/* 0: none; N: each allocation fails with
 					 * probability 1/N during the run */
 	uint32_t check_every;		/* full recounts every N steps; 0: 1 */
@@ -139,6 +142,7 @@ struct ims_sim_result {
 	uint64_t invariant_violations;
 	uint64_t alloc_failures;	/* control operations refused (full, injected) */
 	uint64_t injected_faults;	/* allocations failed by fault_rate */
+	uint64_t kvm_irqfd_fires;	/* messages sent through irqfd (kvm_irqfd) */
 	uint32_t max_vectors_used_per_cpu;
 	uint32_t irtes_used;		/* peak, all units */
 	uint32_t ims_vectors_allocated;	/* peak, all devices */

@@ -368,6 +368,7 @@ static void config_errors_name_the_dimension(void **state)
 	c = base, c.backend = (enum ims_sim_backend)7, expect_refused(c, -EINVAL, "backend");
 	c = base, c.threads = 4, c.backend = IMS_SIM_BACKEND_KVM, expect_refused(c, -EOPNOTSUPP, "threaded");
 	c = base, c.threads = 4, c.fault_rate = 10, expect_refused(c, -EOPNOTSUPP, "fault_rate");
+	c = base, c.kvm_irqfd = true, expect_refused(c, -EINVAL, "kvm_irqfd");
 	{
 		static const uint32_t dup[4] = { 0, 2, 2, 6 }, big[4] = { 0, 2, 255, 6 };
 		static const uint32_t unit_bad[1] = { 2 };

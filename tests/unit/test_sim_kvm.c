@@ -2,7 +2,8 @@
  * The simulated machine on KVM: the same seeded scenario run on the local
  * APIC models and on KVM's in-kernel local APICs, where KVM decides which
  * vCPU and vector each message reaches, gives the same trace and the same
- * per-CPU, per-vector delivery counts. Skipped, saying why, where /dev/kvm
+ * per-CPU, per-vector delivery counts, whether messages go to KVM with
+ * KVM_SIGNAL_MSI or through irqfd and GSI routes. Skipped, saying why, where /dev/kvm
  * is missing or unusable.
  */
 #include <errno.h>
@@ -17,12 +18,14 @@
 #include "backend/kvm.h"
 #include "helpers/skip.h"
 
-static void run(enum ims_sim_backend b, uint64_t seed, uint64_t steps, struct ims_sim_result *res)
+static void run_irqfd(enum ims_sim_backend b, bool irqfd, uint64_t seed, uint64_t steps,
+		      struct ims_sim_result *res)
 {
 	struct ims_sim_config cfg;
 
 	ims_sim_config_default(&cfg);
 	cfg.backend = b;
+	cfg.kvm_irqfd = irqfd;
 	cfg.seed = seed;
 	cfg.steps = steps;
 	cfg.quiet = true;
@@ -31,6 +34,11 @@ static void run(enum ims_sim_backend b, uint64_t seed, uint64_t steps, struct im
 		fail_msg("%s backend, seed %llu: %s at step %llu: %s", b ? "kvm" : "sim",
 			 (unsigned long long)seed, ims_sim_violation_name(res->violation),
 			 (unsigned long long)res->violation_step, res->violation_msg);
+}
+
+static void run(enum ims_sim_backend b, uint64_t seed, uint64_t steps, struct ims_sim_result *res)
+{
+	run_irqfd(b, false, seed, steps, res);
 }
 
 static void kvm_and_simulated_apics_deliver_alike(void **state)
@@ -62,6 +70,24 @@ static void kvm_and_simulated_apics_deliver_alike(void **state)
 		      (unsigned long long)compared);
 }
 
+/* The same through irqfd and GSI routes made on demand. */
+static void kvm_irqfd_delivers_alike(void **state)
+{
+	struct ims_sim_result s, k;
+
+	(void)state;
+	run(IMS_SIM_BACKEND_SIM, 4, 3000, &s);
+	run_irqfd(IMS_SIM_BACKEND_KVM, true, 4, 3000, &k);
+	assert_true(k.kvm_irqfd_fires > 0);
+	assert_int_equal(s.kvm_irqfd_fires, 0);
+	assert_memory_equal(s.cpu_vector, k.cpu_vector, s.cpus * 256 * sizeof(uint64_t));
+	assert_int_equal(s.trace_hash, k.trace_hash);
+	print_message("irqfd: %llu messages through GSI routes, deliveries equal\n",
+		      (unsigned long long)k.kvm_irqfd_fires);
+	ims_sim_result_free(&s);
+	ims_sim_result_free(&k);
+}
+
 static void kvm_demo_runs_clean(void **state)
 {
 	struct ims_sim_config cfg;
@@ -80,6 +106,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(kvm_and_simulated_apics_deliver_alike),
+		cmocka_unit_test(kvm_irqfd_delivers_alike),
 		cmocka_unit_test(kvm_demo_runs_clean),
 	};
 	static const uint32_t id0 = 0;

@@ -122,6 +122,49 @@ static void kvm_reg_write(void *ctx, uint32_t cpu, uint32_t reg, uint32_t val)
 
 static const struct ims_x86_apic_ops kvm_reg_ops = { .read = kvm_reg_read, .write = kvm_reg_write };
 
+/*
+ * The irqfd option: each distinct message gets a GSI route the first time
+ * it is sent (KVM allows 4096 per VM), and is then sent by writing the
+ * route's eventfd. KVM injects an MSI route from the writer's context when
+ * it can, so the message is in the IRR when the write returns; when it
+ * cannot (it defers to a worker), acceptance's read-modify-write of the
+ * APIC state may race with it (docs/sim.md).
+ */
+#define SIM_ROUTE_SLOTS 8192u
+
+static int kvm_irqfd_sink(void *ctx, const struct ims_hw_apic_irq *irq)
+{
+	struct sim_machine *m = ctx;
+	struct ims_x86_msi_fields f = {
+		.format = IMS_X86_MSI_COMPAT, .apic_id = irq->dest, .dest_logical = irq->dest_logical,
+		.redirection_hint = irq->redirection_hint, .vector = irq->vector,
+		.delivery_mode = irq->delivery_mode, .trigger_level = irq->level_trigger,
+		.level_assert = irq->level_assert,
+	};
+	struct ims_msi_msg msg;
+	uint64_t key;
+	uint32_t h;
+
+	if (ims_x86_msi_compose(&f, &msg))
+		return 0;
+	key = ((uint64_t)msg.address_lo << 32 | msg.data) + 1;
+	h = (uint32_t)((key * 0x9e3779b97f4a7c15ull) >> 51) % SIM_ROUTE_SLOTS;
+	while (m->route_key[h] && m->route_key[h] != key)
+		h = (h + 1) % SIM_ROUTE_SLOTS;
+	if (!m->route_key[h]) {
+		int gsi = ims__kvm_route_add(m->kvm, msg.address_lo, 0, msg.data);
+
+		if (gsi < 0) {	/* routes exhausted: the message still goes */
+			m->route_fallbacks++;
+			return ims__kvm_signal_msi(m->kvm, msg.address_lo, 0, msg.data);
+		}
+		m->route_key[h] = key;
+		m->route_gsi[h] = gsi;
+	}
+	m->route_fires++;
+	return ims__kvm_route_fire(m->kvm, m->route_gsi[h]) ? 0 : 1;
+}
+
 /* ---- CPUs ---- */
 
 int ims__sim_cpu_accept(struct sim_machine *m, uint32_t cpu)
@@ -730,7 +773,8 @@ static uint32_t pow2_at_least(uint32_t n)
 static int build_units(struct sim_machine *m)
 {
 	struct ims_hw_apic_sink sink = m->bus ? ims__apic_bus_sink(m->bus)
-					      : (struct ims_hw_apic_sink){ ims__kvm_apic_sink, m->kvm };
+			: m->route_key ? (struct ims_hw_apic_sink){ kvm_irqfd_sink, m }
+				       : (struct ims_hw_apic_sink){ ims__kvm_apic_sink, m->kvm };
 	uint32_t per_unit[IMS_SIM_MAX_IR_UNITS] = { 0 };
 	char uname[16], rname[16];
 	int ret;
@@ -897,6 +941,14 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 			ret = -ENOMEM;
 			goto fail;
 		}
+		if (cfg->kvm_irqfd) {
+			m->route_key = ims__calloc(SIM_ROUTE_SLOTS, sizeof(uint64_t), "sim_kvm_routes");
+			m->route_gsi = ims__calloc(SIM_ROUTE_SLOTS, sizeof(int), "sim_kvm_route_gsi");
+			if (!m->route_key || !m->route_gsi) {
+				ret = -ENOMEM;
+				goto fail;
+			}
+		}
 		ret = ims__kvm_create(cfg->cpus, m->apic_ids, &m->kvm);
 		vc.apic = &kvm_reg_ops;
 		vc.apic_ctx = m;
@@ -977,6 +1029,8 @@ void ims__sim_machine_destroy(struct sim_machine *m)
 	ims__free(m->guests, cfg->guests * sizeof(*m->guests));
 	ims__free(m->vcpus, m->nr_vcpus * sizeof(*m->vcpus));
 	ims__free(m->kvm_isr, (size_t)cfg->cpus * 4 * sizeof(uint64_t));
+	ims__free(m->route_key, SIM_ROUTE_SLOTS * sizeof(uint64_t));
+	ims__free(m->route_gsi, SIM_ROUTE_SLOTS * sizeof(int));
 	ims__free(m->vecs, m->nr_vecs * sizeof(*m->vecs));
 	ims__free(m->adi_runs, (size_t)cfg->devices * cfg->adis * sizeof(uint64_t));
 	ims__free(m->adis, (size_t)cfg->devices * cfg->adis * sizeof(*m->adis));

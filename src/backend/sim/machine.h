@@ -139,6 +139,10 @@ struct sim_machine {
 	struct ims_kvm *kvm;
 	uint64_t *kvm_isr;		/* shadow ISR per CPU (4 words), kvm backend */
 	ims_spinlock_t kvm_isr_lock;	/* guards kvm_isr (a leaf) */
+	/* kvm_irqfd: message -> GSI route, open addressing (deterministic mode only) */
+	uint64_t *route_key;		/* addr_lo << 32 | data, + 1; 0 empty */
+	int *route_gsi;
+	uint64_t route_fires, route_fallbacks;
 	struct ims_hw_dma *dma;
 	struct ims_hw_ir_unit **units;
 	struct ims_remap **remaps;

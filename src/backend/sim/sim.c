@@ -402,6 +402,7 @@ static void finish_counts(struct sim_machine *m, struct ims_sim_result *res)
 	res->cross_guest = atomic_load(&m->cross_guest);
 	res->faults = atomic_load(&m->fabric_faults);
 	res->spurious = vs.spurious;
+	res->kvm_irqfd_fires = m->route_fires;
 	/*
 	 * Raises that no handler run stands for and that are not held: they
 	 * were absorbed on the way (a slot pending while masked, an IRR or PIR
@@ -877,6 +878,8 @@ IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg)
 	if (cfg->threads && (cfg->threads < 3 || cfg->threads > IMS_SIM_MAX_THREADS))
 		return ims__error(-EINVAL, "sim: threads is %u, must be 0 (deterministic) or 3..%u",
 				  cfg->threads, IMS_SIM_MAX_THREADS);
+	if (cfg->kvm_irqfd && cfg->backend != IMS_SIM_BACKEND_KVM)
+		return ims__error(-EINVAL, "sim: kvm_irqfd needs the kvm backend");
 	if (cfg->threads && cfg->backend == IMS_SIM_BACKEND_KVM)
 		return ims__error(-EOPNOTSUPP, "sim: threaded mode runs on the sim backend only");
 	if (cfg->threads && cfg->fault_rate)
