@@ -133,7 +133,7 @@ struct ims_sim_result {
 	uint64_t delivered_guest;	/* of those, taken by vCPUs from posted descriptors */
 	uint64_t coalesced;		/* raises absorbed (IRR, PIR or slot pending) */
 	uint64_t pending;		/* raises still held at the end (masked slots) */
-	uint64_t lost;
+	uint64_t lost;			/* 1 if the run stopped on a lost raise */
 	uint64_t misdelivered;
 	uint64_t after_free;
 	uint64_t cross_guest;
@@ -146,7 +146,8 @@ struct ims_sim_result {
 	uint32_t max_vectors_used_per_cpu;
 	uint32_t irtes_used;		/* peak, all units */
 	uint32_t ims_vectors_allocated;	/* peak, all devices */
-	uint64_t trace_hash;		/* FNV-1a of the trace: same seed, same hash */
+	uint64_t trace_hash;		/* FNV-1a of the trace: same seed, same hash
+					 * (0 in threaded mode, which has no trace) */
 	double wall_seconds;
 	/* The first violation: kind, step, message, and a short trace that
 	 * reproduces it (one operation per line). */
@@ -169,9 +170,10 @@ struct ims_sim_result {
 	struct ims_sim_series faults_series;
 };
 
-/* A line of the trace (deterministic mode): one per step. */
+/* A line of the trace (deterministic mode only): one per step. */
 typedef void (*ims_sim_trace_fn)(void *ctx, uint64_t step, const char *line);
-/* Progress: steps done of total, at most about 100 times per run. */
+/* Progress: steps done of total, at most about 100 times per run (threaded
+ * mode: once, at the end). */
 typedef void (*ims_sim_progress_fn)(void *ctx, uint64_t done, uint64_t total);
 
 struct ims_sim_callbacks {

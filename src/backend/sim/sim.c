@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,19 @@ static struct sim_vec *pick_vec(struct sim_machine *m, uint32_t dev, uint32_t a,
 	return &m->vecs[sim_adi_at(m, dev, (uint32_t)s)->first_vec + c % m->cfg.vectors_per_adi];
 }
 
+/* An operation that found nothing to act on: say so in the trace, succeed. */
+static int nothing(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int nothing(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
 static int op_run(struct sim_machine *m, const struct sim_op *op, char *buf, size_t len)
 {
 	uint32_t dev = op->a % m->cfg.devices;
@@ -122,7 +136,7 @@ static int op_run(struct sim_machine *m, const struct sim_op *op, char *buf, siz
 	case OP_GUEST_MSIX:
 		s = find_adi(m, dev, op->b, true, 1);
 		if (s < 0)
-			return snprintf(buf, len, "guest-msix dev%u: nothing posted", dev), 0;
+			return nothing(buf, len, "guest-msix dev%u: nothing posted", dev);
 		v = &m->vecs[sim_adi_at(m, dev, (uint32_t)s)->first_vec + op->c % m->cfg.vectors_per_adi];
 		snprintf(buf, len, "guest-msix dev%u adi%d.%u guest vector 0x%x", dev, s, v->nr, v->gvec);
 		ret = ims__sim_guest_revector(m, v, op->c >> 8);
@@ -133,7 +147,7 @@ static int op_run(struct sim_machine *m, const struct sim_op *op, char *buf, siz
 	case OP_AFFINITY:
 		v = pick_vec(m, dev, op->b, op->c);
 		if (!v)
-			return snprintf(buf, len, "%s dev%u: no ADI", op_names[op->kind], dev), 0;
+			return nothing(buf, len, "%s dev%u: no ADI", op_names[op->kind], dev);
 		if (op->kind == OP_FIRE)
 			ret = ims__sim_fire(m, v);
 		else if (op->kind == OP_DISABLE)
@@ -159,7 +173,7 @@ static int op_run(struct sim_machine *m, const struct sim_op *op, char *buf, siz
 			}
 		}
 		if (!v)
-			return snprintf(buf, len, "unmask dev%u: nothing masked", dev), 0;
+			return nothing(buf, len, "unmask dev%u: nothing masked", dev);
 		ret = ims__sim_vec_enable(m, v);
 		snprintf(buf, len, "unmask dev%u %s%u.%u irq %u", dev, v->msix ? "msix" : "adi", v->adi, v->nr,
 			 v->irq);
@@ -175,7 +189,7 @@ static int op_run(struct sim_machine *m, const struct sim_op *op, char *buf, siz
 	case OP_ADI_CREATE:
 		s = find_adi(m, dev, op->b, false, -1);
 		if (s < 0)
-			return snprintf(buf, len, "adi-create dev%u: all in use", dev), 0;
+			return nothing(buf, len, "adi-create dev%u: all in use", dev);
 		ret = ims__sim_adi_create(m, dev, (uint32_t)s);
 		snprintf(buf, len, "adi-create dev%u adi%d", dev, s);
 		if (!ret)
@@ -185,19 +199,19 @@ static int op_run(struct sim_machine *m, const struct sim_op *op, char *buf, siz
 	case OP_ADI_DESTROY:
 		s = find_adi(m, dev, op->b, true, -1);
 		if (s < 0)
-			return snprintf(buf, len, "adi-destroy dev%u: none", dev), 0;
+			return nothing(buf, len, "adi-destroy dev%u: none", dev);
 		snprintf(buf, len, "adi-destroy dev%u adi%d", dev, s);
 		return ims__sim_adi_destroy(m, dev, (uint32_t)s);
 	case OP_POST:
 		s = find_adi(m, dev, op->b, true, 0);
 		if (s < 0)
-			return snprintf(buf, len, "post dev%u: none", dev), 0;
+			return nothing(buf, len, "post dev%u: none", dev);
 		snprintf(buf, len, "post dev%u adi%d guest %u", dev, s, op->c % m->cfg.guests);
 		return ims__sim_adi_post(m, dev, (uint32_t)s, op->c, op->b >> 16);
 	case OP_UNPOST:
 		s = find_adi(m, dev, op->b, true, 1);
 		if (s < 0)
-			return snprintf(buf, len, "unpost dev%u: none", dev), 0;
+			return nothing(buf, len, "unpost dev%u: none", dev);
 		snprintf(buf, len, "unpost dev%u adi%d", dev, s);
 		return ims__sim_adi_unpost(m, dev, (uint32_t)s);
 	case OP_CPU_OFF: {
@@ -215,7 +229,7 @@ static int op_run(struct sim_machine *m, const struct sim_op *op, char *buf, siz
 				return ims__sim_cpu_online(m, cpu);
 			}
 		}
-		return snprintf(buf, len, "cpu-online: none offline"), 0;
+		return nothing(buf, len, "cpu-online: none offline");
 	case OP_VCPU_SCHED: {
 		uint32_t vi = op->a % m->nr_vcpus;
 		bool run = m->vcpus[vi].descheduled;
@@ -778,6 +792,8 @@ static int run_threaded(const struct ims_sim_config *cfg, struct ims_sim_result 
 		violation_from_machine(m, rc, cfg->steps);
 	res->steps = cfg->steps;
 	res->pending = pending;
+	if (rc->cb && rc->cb->progress)
+		rc->cb->progress(rc->cb->ctx, cfg->steps, cfg->steps);
 	if (!series_alloc(&res->vectors_per_cpu, cfg->cpus, cfg->steps) &&
 	    !series_alloc(&res->irtes_per_unit, cfg->ir_units, cfg->steps) &&
 	    !series_alloc(&res->irqs_per_adi, cfg->devices * cfg->adis, cfg->steps) &&
