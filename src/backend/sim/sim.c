@@ -570,23 +570,29 @@ static enum ims_sim_violation_kind replay(const struct ims_sim_config *cfg, enum
 /*
  * Delete chunks of operations, halving the chunk size, keeping each
  * deletion after which the same kind of violation still happens. At most
- * budget replays. Returns the new length.
+ * budget replays, and about SHRINK_MAX_OPS operations replayed in all, so
+ * that a violation found late in a long run is shrunk in bounded time.
+ * Returns the new length.
  */
+#define SHRINK_MAX_OPS 2000000u
+
 static uint64_t shrink(const struct ims_sim_config *cfg, enum sim_bug bug, struct sim_op *ops, uint64_t n,
 		       enum ims_sim_violation_kind kind, unsigned int budget)
 {
 	struct sim_op *cand = malloc((n ? n : 1) * sizeof(*cand));
+	uint64_t replayed = 0;
 
 	if (!cand)
 		return n;
 	for (uint64_t chunk = n / 2; chunk >= 1 && budget; chunk /= 2) {
-		for (uint64_t i = 0; i < n && budget && n > 1;) {
+		for (uint64_t i = 0; i < n && budget && n > 1 && replayed < SHRINK_MAX_OPS;) {
 			uint64_t k = i + chunk > n ? n - i : chunk, len = 0;
 
 			memcpy(cand, ops, i * sizeof(*ops));
 			memcpy(cand + i, ops + i + k, (n - i - k) * sizeof(*ops));
 			len = n - k;
 			budget--;
+			replayed += len;
 			if (replay(cfg, bug, cand, len) == kind) {
 				memcpy(ops, cand, len * sizeof(*ops));
 				n = len;
