@@ -167,6 +167,34 @@ static void seeded_runs_keep_every_invariant(void **state)
 		      (unsigned long long)total_guest);
 }
 
+/*
+ * Long runs: 10^6 steps at three seeds, the full recounts every 256 steps
+ * (the model's own checks, and quiescence at every drain, as always).
+ */
+static void million_step_runs_keep_every_invariant(void **state)
+{
+	uint64_t steps = sanitized() ? 100000 : 1000000, fired = 0;
+
+	(void)state;
+	for (uint64_t seed = 101; seed <= 103; seed++) {
+		struct ims_sim_config cfg;
+		struct ims_sim_result res;
+
+		small_config(&cfg, seed, steps);
+		cfg.check_every = 256;
+		assert_int_equal(ims_sim_run(&cfg, NULL, &res), 0);
+		if (res.violation)
+			fail_msg("seed %llu: %s at step %llu: %s", (unsigned long long)seed,
+				 ims_sim_violation_name(res.violation), (unsigned long long)res.violation_step,
+				 res.violation_msg);
+		assert_int_equal(res.steps, steps);
+		fired += res.fired;
+		ims_sim_result_free(&res);
+	}
+	print_message("3 seeds x %llu steps, %llu interrupts raised, no violation\n",
+		      (unsigned long long)steps, (unsigned long long)fired);
+}
+
 /* Injected allocation failures: control operations refused, never a half state. */
 static void runs_under_injected_faults_keep_every_invariant(void **state)
 {
@@ -424,6 +452,7 @@ int main(void)
 		cmocka_unit_test(machine_build_unwinds_at_every_failed_allocation),
 		cmocka_unit_test(same_seed_gives_same_trace),
 		cmocka_unit_test(seeded_runs_keep_every_invariant),
+		cmocka_unit_test(million_step_runs_keep_every_invariant),
 		cmocka_unit_test(runs_under_injected_faults_keep_every_invariant),
 		cmocka_unit_test(crowded_machine_keeps_every_invariant),
 		cmocka_unit_test(described_machine_places_cpus_and_devices),
