@@ -98,9 +98,16 @@ IMS_API int ims_sim_demo(const struct ims_sim_config *cfg_in, ims_sim_event_fn e
 	if (ret)
 		return ret;
 	d.m = m;
+	{
+		size_t o = 0;
+
+		buf[0] = 0;
+		for (uint32_t c = 0; c < cfg.cpus && o < sizeof(buf); c++)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%u", c ? "," : "", m->apic_ids[c]);
+	}
 	say(&d, IMS_SIM_EV_MACHINE,
-	    "machine: %u CPUs (APIC IDs 0..%u, even), %u remapping units, %u device(s) with %u MSI-X entries and %u IMS slots, %u guests of %u vCPUs; backend %s",
-	    cfg.cpus, (cfg.cpus - 1) * 2, cfg.ir_units, cfg.devices, cfg.msix_vectors, cfg.ims_slots, cfg.guests,
+	    "machine: %u CPUs (APIC IDs %s), %u remapping units, %u device(s) with %u MSI-X entries and %u IMS slots, %u guests of %u vCPUs; backend %s",
+	    cfg.cpus, buf, cfg.ir_units, cfg.devices, cfg.msix_vectors, cfg.ims_slots, cfg.guests,
 	    cfg.vcpus, cfg.backend == IMS_SIM_BACKEND_KVM ? "KVM" : "simulated local APICs");
 	say(&d, IMS_SIM_EV_MACHINE, "device 0000:%02x:00.0 probed: MSI-X and the SIOV DVSEC found, IMS domain %s created behind %s",
 	    m->dev_rid[0] >> 8, ims_irq_domain_name(ims_msi_device_domain(ims__simdev_ops.os_device(m->devs[0]),
