@@ -61,7 +61,7 @@ static void work(struct demo *d, uint32_t adi, uint32_t n)
 			ims__sim_fire(m, vec_of(m, adi, j));
 			ims__sim_drain(m);
 		}
-	say(d, IMS_SIM_EV_WORK, "ADI %u completed %u descriptors per queue: %u interrupts raised, %llu handled (%llu by guest vCPUs)",
+	say(d, IMS_SIM_EV_WORK, "ADI %u completed %u descriptor(s) per queue: %u interrupts raised, %llu handled (%llu by guest vCPUs)",
 	    adi, n, n * m->cfg.vectors_per_adi, (unsigned long long)(atomic_load(&m->delivered) - before),
 	    (unsigned long long)(atomic_load(&m->delivered_guest) - guest));
 }
