@@ -159,6 +159,10 @@ struct ims_sim_result {
 	/* Per-CPU, per-vector host deliveries (cpus x 256), for cross-checks. */
 	uint32_t cpus;
 	uint64_t *cpu_vector;
+	/* Per-vCPU, per-guest-vector deliveries taken from posted descriptors
+	 * (vCPU i of guest g is row g x vcpus + i; nr_vcpus x 256). */
+	uint32_t nr_vcpus;
+	uint64_t *vcpu_vector;
 	/* The /proc/interrupts-style table, taken before teardown. */
 	uint32_t nr_rows;
 	struct ims_sim_irq_row *rows;

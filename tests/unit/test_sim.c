@@ -157,6 +157,14 @@ static void seeded_runs_keep_every_invariant(void **state)
 		assert_true(res.irtes_used > 0 && res.ims_vectors_allocated > 0);
 		assert_true(res.max_vectors_used_per_cpu > 0);
 		assert_true(res.vectors_per_cpu.points > 0);
+		{
+			uint64_t guest = 0;
+
+			assert_int_equal(res.nr_vcpus, 4);
+			for (uint32_t i = 0; i < res.nr_vcpus * 256; i++)
+				guest += res.vcpu_vector[i];
+			assert_int_equal(guest, res.delivered_guest);
+		}
 		total_fired += res.fired;
 		total_guest += res.delivered_guest;
 		total_steps += res.steps;

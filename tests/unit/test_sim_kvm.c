@@ -59,6 +59,8 @@ static void kvm_and_simulated_apics_deliver_alike(void **state)
 					 (unsigned long long)s.cpu_vector[i], (unsigned long long)k.cpu_vector[i]);
 			compared += s.cpu_vector[i];
 		}
+		assert_int_equal(s.nr_vcpus, k.nr_vcpus);
+		assert_memory_equal(s.vcpu_vector, k.vcpu_vector, s.nr_vcpus * 256 * sizeof(uint64_t));
 		assert_int_equal(s.trace_hash, k.trace_hash);
 		assert_int_equal(s.delivered, k.delivered);
 		assert_int_equal(s.delivered_guest, k.delivered_guest);

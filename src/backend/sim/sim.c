@@ -428,6 +428,16 @@ static void finish_counts(struct sim_machine *m, struct ims_sim_result *res)
 	if (res->cpu_vector)
 		for (uint32_t i = 0; i < m->cfg.cpus * 256; i++)
 			res->cpu_vector[i] = atomic_load(&m->cpu_vector[i]);
+	res->nr_vcpus = m->nr_vcpus;
+	res->vcpu_vector = m->nr_vcpus ? calloc((size_t)m->nr_vcpus * 256, sizeof(uint64_t)) : NULL;
+	for (uint32_t i = 0; res->vcpu_vector && i < m->nr_vcpus; i++) {
+		struct sim_guest *g = &m->guests[m->vcpus[i].guest];
+
+		/* Counted under the guest's lock by whoever took the descriptor. */
+		ims__spin_lock(&g->lock);
+		memcpy(&res->vcpu_vector[(size_t)i * 256], m->vcpus[i].gvec_count, 256 * sizeof(uint64_t));
+		ims__spin_unlock(&g->lock);
+	}
 }
 
 static void violation_from_machine(struct sim_machine *m, struct run_ctx *rc, uint64_t step)
@@ -1021,6 +1031,7 @@ IMS_API void ims_sim_result_free(struct ims_sim_result *res)
 		free(res->rows[i].per_cpu);
 	free(res->rows);
 	free(res->cpu_vector);
+	free(res->vcpu_vector);
 	free(res->min_trace);
 	free(res->vectors_per_cpu.v);
 	free(res->irtes_per_unit.v);
