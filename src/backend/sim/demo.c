@@ -110,7 +110,7 @@ IMS_API int ims_sim_demo(const struct ims_sim_config *cfg_in, ims_sim_event_fn e
 	    cfg.cpus, buf, cfg.ir_units, cfg.devices, cfg.msix_vectors, cfg.ims_slots, cfg.guests,
 	    cfg.vcpus, cfg.backend == IMS_SIM_BACKEND_KVM ? "KVM" : "simulated local APICs");
 	say(&d, IMS_SIM_EV_MACHINE, "device 0000:%02x:00.0 probed: MSI-X and the SIOV DVSEC found, IMS domain %s created behind %s",
-	    m->dev_rid[0] >> 8, ims_irq_domain_name(ims_msi_device_domain(ims__simdev_ops.os_device(m->devs[0]),
+	    m->dev_rid[0] >> 8, ims_irq_domain_name(ims_msi_device_domain(m->dev_ops->os_device(m->devs[0]),
 									    IMS_MSI_SECONDARY_DOMAIN)),
 	    ims_irq_domain_name(ims_remap_domain(m->remaps[0])));
 	nadi = 4;
@@ -140,7 +140,7 @@ IMS_API int ims_sim_demo(const struct ims_sim_config *cfg_in, ims_sim_event_fn e
 		ims__sim_drain(m);
 	}
 	say(&d, IMS_SIM_EV_MASK, "ADI 2 queue 0 masked, then raised 3 times: slot %u pending in the device = %s, handled so far %llu",
-	    vec_of(m, 2, 0)->index, ims__simdev_ops.ims_pending(m->devs[0], vec_of(m, 2, 0)->index) ? "yes" : "no",
+	    vec_of(m, 2, 0)->index, m->dev_ops->ims_pending(m->devs[0], vec_of(m, 2, 0)->index) ? "yes" : "no",
 	    (unsigned long long)atomic_load(&vec_of(m, 2, 0)->runs));
 	ims__sim_vec_enable(m, vec_of(m, 2, 0));
 	ims__sim_drain(m);

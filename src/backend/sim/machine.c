@@ -334,9 +334,9 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v)
 	atomic_store(&v->need, true);
 	atomic_fetch_add_explicit(&m->fired, 1, memory_order_relaxed);
 	if (v->msix)
-		return ims__simdev_ops.fire_msix(d, v->index);
+		return m->dev_ops->fire_msix(d, v->index);
 	a = sim_adi_at(m, v->dev, v->adi);
-	return ims__simdev_ops.fire_ims(d, v->index, a->pasid);
+	return m->dev_ops->fire_ims(d, v->index, a->pasid);
 }
 
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v)
@@ -404,7 +404,7 @@ int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)
 	if (a->live)
 		return -EEXIST;
 	a->pasid = (dev + 1) << 11 | (slot + 1);
-	group = ims__simdev_ops.adi_create(m->devs[dev], n, a->pasid, maps);
+	group = m->dev_ops->adi_create(m->devs[dev], n, a->pasid, maps);
 	if (group < 0)
 		return group;
 	for (j = 0; j < n; j++) {
@@ -420,7 +420,7 @@ int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)
 			ims_irq_free(m->core, v->irq, v);
 			vec_unpublish(m, v);
 		}
-		if (ims__simdev_ops.adi_destroy(m->devs[dev], group))
+		if (m->dev_ops->adi_destroy(m->devs[dev], group))
 			ims__sim_violation(m, IMS_SIM_INTERNAL, "step %llu: cannot free group %d of dev %u",
 					   (unsigned long long)m->step, group, dev);
 		return ret;
@@ -475,7 +475,7 @@ int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot)
 			gvec_release(m, v);
 		vec_unpublish(m, v);
 	}
-	ret = ims__simdev_ops.adi_destroy(m->devs[dev], a->group);
+	ret = m->dev_ops->adi_destroy(m->devs[dev], a->group);
 	if (ret)
 		ims__sim_violation(m, IMS_SIM_INTERNAL, "step %llu: freeing group %d: %s",
 				   (unsigned long long)m->step, a->group, ims_last_error());
@@ -694,9 +694,9 @@ int ims__sim_check_counts(struct sim_machine *m)
 			per_unit[m->dev_unit[d]]++;
 			posted[m->dev_unit[d]] += atomic_load(&v->posted);
 		}
-		if (ims_msi_nr_allocated(ims__simdev_ops.os_device(m->devs[d]), IMS_MSI_SECONDARY_DOMAIN) != ims)
+		if (ims_msi_nr_allocated(m->dev_ops->os_device(m->devs[d]), IMS_MSI_SECONDARY_DOMAIN) != ims)
 			return ims__error(-EIO, "sim: device %u has %u IMS vectors, the model %u", d,
-					  ims_msi_nr_allocated(ims__simdev_ops.os_device(m->devs[d]),
+					  ims_msi_nr_allocated(m->dev_ops->os_device(m->devs[d]),
 							       IMS_MSI_SECONDARY_DOMAIN), ims);
 	}
 	for (uint32_t u = 0; u < m->cfg.ir_units; u++) {
@@ -870,15 +870,15 @@ static int build_devices(struct sim_machine *m)
 		mv->msix = true;
 		mv->adi = 0;
 		mv->nr = 0;
-		ret = ims__simdev_ops.create(m, d, m->dev_rid[d], ims_remap_domain(m->remaps[u]), &m->devs[d]);
+		ret = m->dev_ops->create(m, d, m->dev_rid[d], ims_remap_domain(m->remaps[u]), &m->devs[d]);
 		if (ret)
 			return ret;
-		irq = ims__simdev_ops.msix_alloc(m->devs[d]);
+		irq = m->dev_ops->msix_alloc(m->devs[d]);
 		if (irq < 0)
 			return irq;
 		ret = vec_request(m, mv, irq, 0);
 		if (ret) {
-			ims_msi_free_irq(ims__simdev_ops.os_device(m->devs[d]), IMS_MSI_DEFAULT_DOMAIN, 0);
+			ims_msi_free_irq(m->dev_ops->os_device(m->devs[d]), IMS_MSI_DEFAULT_DOMAIN, 0);
 			return ret;
 		}
 	}
@@ -897,6 +897,7 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 		return -ENOMEM;
 	m->cfg = *cfg;
 	m->bug = bug;
+	m->dev_ops = &ims__simdev_ops;	/* the reference accelerator will plug in here */
 	ims__spin_init(&m->violation_lock);
 	ims__spin_init(&m->kvm_isr_lock);
 	m->nr_vecs = cfg->devices * sim_vecs_per_dev(m);
@@ -1002,7 +1003,7 @@ void ims__sim_machine_destroy(struct sim_machine *m)
 			ims_irq_free(m->core, mv->irq, mv);
 			atomic_store(&mv->live, false);
 		}
-		ims__simdev_ops.destroy(m->devs[d]);
+		m->dev_ops->destroy(m->devs[d]);
 	}
 	for (uint32_t u = 0; m->units && m->remaps && u < cfg->ir_units; u++) {
 		if (m->remaps[u] && ims_remap_destroy(m->remaps[u]))

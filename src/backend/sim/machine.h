@@ -124,6 +124,13 @@ struct sim_device_ops {
 	/* Slots held pending (masked) now; latched and sent so far. */
 	bool (*ims_pending)(struct sim_device *d, uint32_t slot);
 	void (*ims_stats)(struct sim_device *d, uint64_t *sent, uint64_t *latched, uint64_t *refused);
+	/*
+	 * Optional: time passes (once per scheduler step, deterministic mode).
+	 * A device with work queues completes work here and raises through
+	 * its own storage; raises it makes must go through ims__sim_fire()
+	 * so the checker counts them. The simple device has none.
+	 */
+	void (*step)(struct sim_device *d, uint64_t step);
 };
 
 extern const struct sim_device_ops ims__simdev_ops;
@@ -131,6 +138,7 @@ extern const struct sim_device_ops ims__simdev_ops;
 struct sim_machine {
 	struct ims_sim_config cfg;
 	enum sim_bug bug;
+	const struct sim_device_ops *dev_ops;	/* every device's model and driver */
 	struct ims_irq_core *core;
 	struct ims_x86_vector_domain *vd;
 	uint32_t *apic_ids;

@@ -350,7 +350,7 @@ static void peaks(struct sim_machine *m, struct ims_sim_result *res)
 		irtes += st.allocated;
 	}
 	for (uint32_t d = 0; d < m->cfg.devices; d++)
-		ims += ims_msi_nr_allocated(ims__simdev_ops.os_device(m->devs[d]), IMS_MSI_SECONDARY_DOMAIN);
+		ims += ims_msi_nr_allocated(m->dev_ops->os_device(m->devs[d]), IMS_MSI_SECONDARY_DOMAIN);
 	if (irtes > res->irtes_used)
 		res->irtes_used = irtes;
 	if (ims > res->ims_vectors_allocated)
@@ -501,6 +501,9 @@ static int run_ops(struct run_ctx *rc)
 		if (rc->ops_out)
 			rc->ops_out[step] = op;
 		m->step = step;
+		if (m->dev_ops->step)
+			for (uint32_t d = 0; d < cfg->devices; d++)
+				m->dev_ops->step(m->devs[d], step);
 		desc[0] = 0;
 		r = op_run(m, &op, desc, sizeof(desc));
 		snprintf(line, sizeof(line), "%llu %s -> %d", (unsigned long long)step, desc, r);
