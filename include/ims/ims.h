@@ -12,6 +12,7 @@
 #include <ims/irqdomain.h>
 #include <ims/msi.h>
 #include <ims/remap.h>
+#include <ims/sim.h>
 #include <ims/x86.h>
 #include <ims/arm.h>
 #include <ims/ims_chip.h>
