@@ -37,6 +37,16 @@ enum ims_sim_storage {
 					 * until the queue chip lands */
 };
 
+enum ims_sim_arch {
+	IMS_SIM_ARCH_X86 = 0,	/* remapping units, vectors, local APICs */
+	IMS_SIM_ARCH_ARM = 1,	/* a GICv3 ITS and redistributors */
+};
+
+enum ims_sim_device {
+	IMS_SIM_DEVICE_SIMPLE = 0,	/* MSI-X + an IMS array, ADIs = vector groups */
+	IMS_SIM_DEVICE_ACCEL = 1,	/* the reference SIOV accelerator */
+};
+
 /* Limits checked by ims_sim_config_validate(). */
 #define IMS_SIM_MAX_CPUS	64
 #define IMS_SIM_MAX_IR_UNITS	8
@@ -80,6 +90,10 @@ struct ims_sim_config {
 	 */
 	const uint32_t *apic_ids;
 	const uint32_t *device_unit;
+	enum ims_sim_arch arch;		/* the platform (ARM may be refused until
+					 * the ARM machine lands) */
+	enum ims_sim_device device;	/* the kind of device (the accelerator may
+					 * be refused until it is plugged in) */
 	bool shrink;			/* on a violation, look for a short trace */
 	bool quiet;			/* do not print a violation to stderr */
 };

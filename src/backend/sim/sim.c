@@ -919,6 +919,16 @@ IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg)
 		return ims__error(-EOPNOTSUPP, "sim: threaded mode runs on the sim backend only");
 	if (cfg->threads && cfg->fault_rate)
 		return ims__error(-EOPNOTSUPP, "sim: fault_rate needs deterministic mode (threads 0)");
+	if (cfg->arch == IMS_SIM_ARCH_ARM)
+		return ims__error(-EOPNOTSUPP, "sim: arch arm is not available yet: the ARM machine "
+				  "has not landed; use arch x86");
+	if (cfg->arch != IMS_SIM_ARCH_X86)
+		return ims__error(-EINVAL, "sim: arch %d is neither x86 nor arm", (int)cfg->arch);
+	if (cfg->device == IMS_SIM_DEVICE_ACCEL)
+		return ims__error(-EOPNOTSUPP, "sim: device accel is not available yet: the "
+				  "accelerator is not plugged into the machine; use device simple");
+	if (cfg->device != IMS_SIM_DEVICE_SIMPLE)
+		return ims__error(-EINVAL, "sim: device %d is neither simple nor accel", (int)cfg->device);
 	return 0;
 }
 
