@@ -522,11 +522,19 @@ void ims__matrix_dump(const struct ims__matrix *m, FILE *f)
 					  (unsigned long long)(want));                       \
 	} while (0)
 
+/* The same for a per-CPU counter; the name is formatted only on a mismatch. */
+#define CHECK_CPU_EQ(cpu, what, have, want)                                                  \
+	do {                                                                                 \
+		if ((uint64_t)(have) != (uint64_t)(want))                                    \
+			return ims__error(-EIO, "matrix check: CPU %u %s is %llu, recount gives " \
+					  "%llu", cpu, what, (unsigned long long)(have),     \
+					  (unsigned long long)(want));                       \
+	} while (0)
+
 int ims__matrix_check(const struct ims__matrix *m)
 {
 	struct ims__matrix_counts sum = { 0 };
 	uint32_t c, b, in_buckets = 0, max_nonempty = 0;
-	char what[96];
 
 	for (c = 0; c < m->nr_cpus; c++) {
 		const struct matrix_cpu *cm = &m->cpus[c];
@@ -554,18 +562,12 @@ int ims__matrix_check(const struct ims__matrix *m)
 			alloc += a && !mg;
 			avail += !s && !mg && !a;
 		}
-		snprintf(what, sizeof(what), "CPU %u available", c);
-		CHECK_EQ(what, cm->available, avail);
-		snprintf(what, sizeof(what), "CPU %u allocated", c);
-		CHECK_EQ(what, cm->allocated, alloc);
-		snprintf(what, sizeof(what), "CPU %u managed", c);
-		CHECK_EQ(what, cm->managed, managed);
-		snprintf(what, sizeof(what), "CPU %u managed_allocated", c);
-		CHECK_EQ(what, cm->managed_allocated, malloc_);
-		snprintf(what, sizeof(what), "CPU %u system", c);
-		CHECK_EQ(what, cm->system, sys);
-		snprintf(what, sizeof(what), "CPU %u online bit", c);
-		CHECK_EQ(what, ims__test_bit(m->online_map, c), cm->online);
+		CHECK_CPU_EQ(c, "available", cm->available, avail);
+		CHECK_CPU_EQ(c, "allocated", cm->allocated, alloc);
+		CHECK_CPU_EQ(c, "managed", cm->managed, managed);
+		CHECK_CPU_EQ(c, "managed_allocated", cm->managed_allocated, malloc_);
+		CHECK_CPU_EQ(c, "system", cm->system, sys);
+		CHECK_CPU_EQ(c, "online bit", ims__test_bit(m->online_map, c), cm->online);
 		if (cm->online) {
 			sum.available += avail;
 			sum.allocated += alloc;
@@ -585,18 +587,20 @@ int ims__matrix_check(const struct ims__matrix *m)
 		uint32_t prev = NO_CPU;
 
 		for (c = m->head[b]; c != NO_CPU; prev = c, c = m->cpus[c].next) {
-			snprintf(what, sizeof(what), "bucket %u: CPU %u available", b, c);
-			CHECK_EQ(what, m->cpus[c].available, b);
-			snprintf(what, sizeof(what), "bucket %u: CPU %u online", b, c);
-			CHECK_EQ(what, m->cpus[c].online, 1);
-			snprintf(what, sizeof(what), "bucket %u: CPU %u back link", b, c);
-			CHECK_EQ(what, m->cpus[c].prev, prev);
+			if (m->cpus[c].available != b || !m->cpus[c].online)
+				return ims__error(-EIO, "matrix check: CPU %u sits in bucket %u with %u "
+						  "available, online %d", c, b, m->cpus[c].available,
+						  m->cpus[c].online);
+			if (m->cpus[c].prev != prev)
+				return ims__error(-EIO, "matrix check: bucket %u: CPU %u back link is %u, "
+						  "not %u", b, c, m->cpus[c].prev, prev);
 			if (++in_buckets > m->nr_cpus)
 				return ims__error(-EIO, "matrix check: bucket %u loops", b);
 			max_nonempty = b;
 		}
-		snprintf(what, sizeof(what), "bucket %u tail", b);
-		CHECK_EQ(what, m->tail[b], prev);
+		if (m->tail[b] != prev)
+			return ims__error(-EIO, "matrix check: bucket %u tail is %u, not %u", b,
+					  m->tail[b], prev);
 	}
 	CHECK_EQ("CPUs in buckets", in_buckets, sum.online);
 	CHECK_EQ("highest bucket", m->max_bucket, max_nonempty);
