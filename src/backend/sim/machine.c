@@ -12,6 +12,10 @@
 
 #include "backend/kvm.h"
 #include "backend/sim/machine.h"
+#include "os/x86/vector.h"
+
+/* Test hook of the remapping driver (src/os/remap/remap.c). */
+void ims__remap_test_skip_invalidation(struct ims_remap *r, bool on);
 #include "hw/lapic.h"
 #include "util/alloc.h"
 #include "util/log.h"
@@ -800,6 +804,8 @@ static int build_units(struct sim_machine *m)
 		ret = ims_remap_create(m->core, &rc, &m->remaps[u]);
 		if (ret)
 			return ret;
+		if (m->bug == SIM_BUG_SKIP_INVALIDATION)
+			ims__remap_test_skip_invalidation(m->remaps[u], true);
 	}
 	return 0;
 }
@@ -964,6 +970,8 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 	ret = ims_x86_vector_domain_create(m->core, &vc, &m->vd);
 	if (ret)
 		goto fail;
+	if (m->bug == SIM_BUG_VECTOR_REUSE)
+		ims__x86_vector_test_no_hold(m->vd, true);
 	ret = ims_x86_vector_set_system_handler(m->vd, SIM_PI_VECTOR, pi_notify, m);
 	if (!ret)
 		ret = ims__dma_create(&m->dma);

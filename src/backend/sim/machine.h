@@ -45,6 +45,10 @@ enum sim_bug {
 	SIM_BUG_CROSS_GUEST,	/* posting names the next guest's descriptor */
 	SIM_BUG_EARLY_REUSE,	/* a guest vector is given back before its vCPU took
 				 * what was posted to it, and may be reused */
+	SIM_BUG_SKIP_INVALIDATION,	/* the remapping driver never invalidates the
+					 * unit's entry cache */
+	SIM_BUG_VECTOR_REUSE,	/* the vector domain frees a host vector the APIC
+				 * still holds an interrupt for, so it is reused early */
 };
 
 /* The checker's record of one vector (an IMS vector of an ADI, or MSI-X). */

@@ -42,6 +42,8 @@
 #define STATUS_BYTES 64u
 
 struct ims_remap {
+	/* Test only: skip every entry-cache invalidation (a driver bug). */
+	bool test_skip_invalidation;
 	struct ims_irq_core *core;
 	struct ims_irq_domain *domain;
 	struct ims_hw_ir_unit *unit;
@@ -115,6 +117,8 @@ static void invalidate_locked(struct ims_remap *r, int index, unsigned int im)
 	uint32_t fsts;
 
 	ims__assert_mutex_held(&r->lock);
+	if (ims_unlikely(r->test_skip_invalidation))
+		return;
 	if (index < 0)
 		qi_push_locked(r, IMS_IR_QI_IEC, 0);
 	else
@@ -757,4 +761,14 @@ IMS_API int ims_remap_fault_pop(struct ims_remap *r, struct ims_remap_fault *out
 	out->sid = (uint16_t)hi;
 	out->index = (uint32_t)(lo >> 48);
 	return 1;
+}
+
+/* Test only: make the driver forget its invalidations, to prove that the
+ * checks above it (the simulation's invariants) catch stale entries. */
+void ims__remap_test_skip_invalidation(struct ims_remap *r, bool on);
+void ims__remap_test_skip_invalidation(struct ims_remap *r, bool on)
+{
+	ims__mutex_lock(&r->lock);
+	r->test_skip_invalidation = on;
+	ims__mutex_unlock(&r->lock);
 }

@@ -112,13 +112,20 @@ static void free_old_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, uint
 static void retire_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, uint32_t vector, uint32_t irq)
 {
 	ims__assert_mutex_held(&vd->vector_lock);
-	if (!apic_holds(vd, cpu, vector)) {
+	if (vd->test_no_hold || !apic_holds(vd, cpu, vector)) {
 		entry_clear_locked(vd, cpu, vector);
 		ims__matrix_free(vd->matrix, cpu, vector);
 		return;
 	}
 	entry_set_locked(vd, cpu, vector, irq, VT_STALE);
 	hold_old_locked(vd, cpu, vector);
+}
+
+void ims__x86_vector_test_no_hold(struct ims_x86_vector_domain *vd, bool on)
+{
+	ims__mutex_lock(&vd->vector_lock);
+	vd->test_no_hold = on;
+	ims__mutex_unlock(&vd->vector_lock);
 }
 
 /* One held vector: free it if its time has come. */

@@ -82,7 +82,13 @@ struct ims_x86_vector_domain {
 		_Atomic(ims_x86_sysvec_fn) fn;
 		_Atomic(void *) ctx;
 	} sysvec[IMS_X86_NR_VECTORS];
+	/* Test only: free a vector the irq leaves at once, even while the
+	 * APIC still holds an interrupt for it (the bug the hold prevents). */
+	bool test_no_hold;
 };
+
+/* Test only: switch the deliberate bug above on or off. */
+void ims__x86_vector_test_no_hold(struct ims_x86_vector_domain *vd, bool on);
 
 static inline _Atomic uint64_t *ims__vt_entry(struct ims_x86_vector_domain *vd, uint32_t cpu,
 					      uint32_t vector)
