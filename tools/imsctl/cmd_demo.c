@@ -4,6 +4,7 @@
  * table taken before teardown, then the summary. No times and no
  * addresses are printed, so the same options give the same output.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <string.h>
@@ -158,8 +159,11 @@ int imsctl_cmd_demo(int argc, char **argv)
 		if (!out.events)
 			return imsctl_fail("demo", "out of memory");
 	}
-	if (ims_sim_demo(&cfg, on_event, &out, &res)) {
+	rc = ims_sim_demo(&cfg, on_event, &out, &res);
+	if (rc) {
 		json_decref(out.events);
+		if (rc == -ENODEV && cfg.backend == IMS_SIM_BACKEND_KVM)
+			return imsctl_fail("demo", "KVM is not available (%s); use --backend sim", ims_last_error());
 		return imsctl_fail("demo", "the demo failed: %s", ims_last_error());
 	}
 	if (json) {

@@ -4,6 +4,7 @@
  * A run that breaks an invariant exits 1 with the seed, the step and a
  * short trace that reproduces it.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,10 +62,10 @@ int imsctl_sim_run_cli(const char *cmd, const struct ims_sim_config *cfg, struct
 	ret = ims_sim_run(cfg, &cb, res);
 	if (bar)
 		progress_erase();
-	if (ret) {
-		imsctl_fail(cmd, "the run failed: %s", ims_last_error());
-		return IMSCTL_FAIL;
-	}
+	if (ret == -ENODEV && cfg->backend == IMS_SIM_BACKEND_KVM)
+		return imsctl_fail(cmd, "KVM is not available (%s); use --backend sim", ims_last_error());
+	if (ret)
+		return imsctl_fail(cmd, "the run failed: %s", ims_last_error());
 	return IMSCTL_OK;
 }
 
