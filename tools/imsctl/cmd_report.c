@@ -417,28 +417,34 @@ int imsctl_cmd_report(int argc, char **argv)
 	rc = imsctl_sim_validate("report", &cfg);
 	if (rc)
 		return rc;
+	/* Opened first, so that a page that cannot be written costs no run. */
+	f = fopen(out, "w");
+	if (!f)
+		return imsctl_fail("report", "cannot write %s: %s", out, strerror(errno));
 	cfg.quiet = true;
 	rc = imsctl_sim_run_cli("report", &cfg, &res);
 	if (rc)
-		return rc;
-	f = fopen(out, "w");
-	if (!f) {
-		rc = imsctl_fail("report", "cannot write %s: %s", out, strerror(errno));
-		goto free_res;
-	}
+		goto remove_page;
 	if (write_page(f, &cfg, &res, timing)) {
-		fclose(f);
 		rc = imsctl_fail("report", "out of memory");
 		goto free_res;
 	}
 	if (ferror(f) | fclose(f)) {
+		f = NULL;
 		rc = imsctl_fail("report", "cannot write %s: %s", out, strerror(errno));
 		goto free_res;
 	}
 	printf("wrote %s\n", out);
 	imsctl_sim_print_violation(&res);
 	rc = res.violation != IMS_SIM_OK ? IMSCTL_FAIL : IMSCTL_OK;
+	ims_sim_result_free(&res);
+	return rc;
+
 free_res:
 	ims_sim_result_free(&res);
+remove_page:
+	if (f)
+		fclose(f);
+	remove(out);
 	return rc;
 }
