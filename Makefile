@@ -129,7 +129,7 @@ tests-build: $(TEST_BINS) $(IMSCTL)
 test: tests-build
 	@scripts/check-exports $(SHARED)
 	@$(if $(filter debug,$(BUILD)),$(MAKE) --no-print-directory fuzz-smoke,true)
-	@scripts/run-tests $(O) $(TEST_BINS) -- tests/cli
+	@IMSCTL=$(IMSCTL) scripts/run-tests $(O) $(TEST_BINS) tests/report/run -- tests/cli
 
 # The sanitizer runs build with clang, so that CI builds with both compilers
 # under -Werror (gcc for the plain run, clang here).

@@ -1,79 +1,191 @@
 /*
- * imsctl demo: the narrated run of the whole system. Until the machine
- * model exists it runs the interrupt core on its own: bare descriptors,
- * handlers, an edge held pending while disabled and replayed, and the
- * /proc/interrupts-style table.
+ * imsctl demo: the narrated run of the whole system (ims_sim_demo) on the
+ * default machine: one line per event, then the /proc/interrupts-style
+ * table taken before teardown, then the summary. No times and no
+ * addresses are printed, so the same options give the same output.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "imsctl.h"
 
-#define DEMO_CPUS 4
-#define DEMO_IRQS 4
+static const char *const event_names[] = {
+	[IMS_SIM_EV_MACHINE] = "machine",	  [IMS_SIM_EV_ADI_CREATE] = "adi-create",
+	[IMS_SIM_EV_WORK] = "work",		  [IMS_SIM_EV_AFFINITY] = "affinity",
+	[IMS_SIM_EV_MASK] = "mask",		  [IMS_SIM_EV_UNMASK] = "unmask",
+	[IMS_SIM_EV_POST] = "post",		  [IMS_SIM_EV_UNPOST] = "unpost",
+	[IMS_SIM_EV_ADI_DESTROY] = "adi-destroy", [IMS_SIM_EV_TEARDOWN] = "teardown",
+	[IMS_SIM_EV_SUMMARY] = "summary",
+};
 
-static ims_irqreturn_t demo_handler(unsigned int irq, void *ctx)
+static const char *event_name(enum ims_sim_event_kind k)
 {
-	(void)irq;
-	(void)ctx;
-	return IMS_IRQ_HANDLED;
+	if ((unsigned int)k < sizeof(event_names) / sizeof(event_names[0]) && event_names[k])
+		return event_names[k];
+	return "event";
 }
 
-static void print_table(struct ims_irq_core *core)
-{
-	printf("%8s", "");
-	for (uint32_t c = 0; c < DEMO_CPUS; c++)
-		printf(" %8s%u", "CPU", c);
-	printf("  %-8s %-8s %s\n", "chip", "state", "action");
-	for (int irq = ims_irq_next(core, 0); irq >= 0; irq = ims_irq_next(core, (unsigned int)irq + 1)) {
-		struct ims_irq_info info;
+struct demo_out {
+	json_t *events;			/* --json: collected here; else printed */
+};
 
-		if (ims_irq_get_info(core, (unsigned int)irq, &info))
-			continue;
-		printf("%7d:", irq);
-		for (uint32_t c = 0; c < DEMO_CPUS; c++)
-			printf(" %9llu", (unsigned long long)ims_irq_count_cpu(core, (unsigned int)irq, c));
-		printf("  %-8s %-8s %s\n", info.chip, info.disabled ? "disabled" : "enabled",
-		       info.actions);
+static void on_event(void *ctx, enum ims_sim_event_kind kind, const char *text)
+{
+	struct demo_out *out = ctx;
+
+	if (out->events) {
+		json_t *e = json_object();
+
+		json_object_set_new(e, "kind", json_string(event_name(kind)));
+		json_object_set_new(e, "text", json_string(text));
+		json_array_append_new(out->events, e);
+		return;
 	}
+	/* The summary is printed after the table, from the result. */
+	if (kind != IMS_SIM_EV_SUMMARY)
+		printf("%-12s %s\n", event_name(kind), text);
+}
+
+static int width_of(const struct ims_sim_result *r, size_t field_off, int min)
+{
+	int w = min;
+
+	for (uint32_t i = 0; i < r->nr_rows; i++) {
+		int len = (int)strlen((const char *)&r->rows[i] + field_off);
+
+		if (len > w)
+			w = len;
+	}
+	return w;
+}
+
+static void print_table(const struct ims_sim_result *r)
+{
+	int wchip = width_of(r, offsetof(struct ims_sim_irq_row, chip), 4);
+	int wdom = width_of(r, offsetof(struct ims_sim_irq_row, domain), 6);
+	int wdev = width_of(r, offsetof(struct ims_sim_irq_row, device), 6);
+
+	printf("%6s", "irq");
+	for (uint32_t c = 0; c < r->cpus; c++)
+		printf(" %7s%-3u", "CPU", c);
+	printf("  %-*s %6s  %-*s %-*s %s\n", wchip, "chip", "hwirq", wdom, "domain", wdev, "device", "action");
+	for (uint32_t i = 0; i < r->nr_rows; i++) {
+		const struct ims_sim_irq_row *row = &r->rows[i];
+
+		printf("%5u:", row->irq);
+		for (uint32_t c = 0; c < r->cpus; c++)
+			printf(" %10" PRIu64, row->per_cpu[c]);
+		printf("  %-*s %6u  %-*s %-*s %s%s\n", wchip, row->chip, row->hwirq, wdom, row->domain, wdev,
+		       row->device, row->action, row->posted ? " (posted: counted in the guest)" : "");
+	}
+}
+
+static void print_summary(const struct ims_sim_result *r)
+{
+	printf("fired %" PRIu64 ", delivered %" PRIu64 " (by guests %" PRIu64 "), coalesced %" PRIu64
+	       ", pending %" PRIu64 ", lost %" PRIu64 ", faults %" PRIu64 ", invariant violations %" PRIu64 "\n",
+	       r->fired, r->delivered, r->delivered_guest, r->coalesced, r->pending, r->lost, r->faults,
+	       r->invariant_violations);
+}
+
+static json_t *summary_json(const struct ims_sim_result *r)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "fired", json_integer((json_int_t)r->fired));
+	json_object_set_new(o, "delivered", json_integer((json_int_t)r->delivered));
+	json_object_set_new(o, "delivered_guest", json_integer((json_int_t)r->delivered_guest));
+	json_object_set_new(o, "coalesced", json_integer((json_int_t)r->coalesced));
+	json_object_set_new(o, "pending", json_integer((json_int_t)r->pending));
+	json_object_set_new(o, "lost", json_integer((json_int_t)r->lost));
+	json_object_set_new(o, "faults", json_integer((json_int_t)r->faults));
+	json_object_set_new(o, "invariant_violations", json_integer((json_int_t)r->invariant_violations));
+	if (r->violation != IMS_SIM_OK) {
+		json_object_set_new(o, "violation", json_string(ims_sim_violation_name(r->violation)));
+		json_object_set_new(o, "violation_message", json_string(r->violation_msg));
+	}
+	return o;
+}
+
+static void demo_usage(FILE *f)
+{
+	fprintf(f, "usage: imsctl demo [OPTIONS]\n\n"
+		   "Run the narrated demonstration on the default machine (4 CPUs, 2 remapping\n"
+		   "units, one device with MSI-X and 2048 IMS slots, 2 guests of 2 vCPUs):\n"
+		   "ADIs created, work submitted, an affinity moved, a vector masked and\n"
+		   "unmasked, ADIs posted to guests and back, a CPU taken offline, teardown;\n"
+		   "then the /proc/interrupts-style table and the summary.\n\n"
+		   "options:\n");
+	imsctl_simopts_help(f, IMSCTL_SIMOPT_DEMO);
+	fprintf(f, "  %-26s %s\n", "--json", "print one JSON object: events, table, summary");
+	fprintf(f, "\nExit: 0 clean run, 1 an invariant was violated or the run failed, 2 bad input.\n");
 }
 
 int imsctl_cmd_demo(int argc, char **argv)
 {
-	struct ims_irq_core_config cfg = { .nr_cpus = DEMO_CPUS };
-	struct ims_irq_core *core;
-	char name[32];
-	int base;
+	struct ims_sim_config cfg;
+	struct ims_sim_result res;
+	struct demo_out out = { 0 };
+	bool json = false;
+	int rc;
 
 	if (imsctl_wants_help(argc, argv)) {
-		printf("usage: imsctl demo\n\nRun the narrated demonstration.\n");
+		demo_usage(stdout);
 		return IMSCTL_OK;
 	}
-	if (ims_irq_core_create(&cfg, &core)) {
-		fprintf(stderr, "imsctl: demo: %s\n", ims_last_error());
-		return IMSCTL_FAIL;
+	ims_sim_config_default(&cfg);
+	for (int i = 1; i < argc; i++) {
+		rc = imsctl_simopt_parse("demo", IMSCTL_SIMOPT_DEMO, argc, argv, &i, &cfg);
+		if (rc == IMSCTL_OK)
+			continue;
+		if (rc != IMSCTL_SIMOPT_NOT_MINE)
+			return rc;
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-')
+			return imsctl_usage_error("demo", "unknown option '%s' (see imsctl demo --help)", argv[i]);
+		else
+			return imsctl_usage_error("demo", "unexpected argument '%s'", argv[i]);
 	}
-	printf("ims demo: the interrupt core of a %d-CPU machine (the machine model comes later)\n\n",
-	       DEMO_CPUS);
-	base = ims_irq_alloc_descs(core, -1, DEMO_IRQS);
-	printf("allocated irqs %d-%d\n", base, base + DEMO_IRQS - 1);
-	for (int i = 0; i < DEMO_IRQS; i++) {
-		snprintf(name, sizeof(name), "demo-q%d", i);
-		ims_irq_request(core, (unsigned int)(base + i), demo_handler, 0, name, NULL);
+	rc = imsctl_sim_validate("demo", &cfg);
+	if (rc)
+		return rc;
+	if (json) {
+		out.events = json_array();
+		if (!out.events)
+			return imsctl_fail("demo", "out of memory");
 	}
-	printf("requested a handler on each; firing 1000 interrupts spread over the CPUs\n");
-	for (int n = 0; n < 1000; n++)
-		ims_irq_handle(core, (unsigned int)(base + n % DEMO_IRQS), (uint32_t)(n / 7) % DEMO_CPUS);
-	printf("disabling irq %d, firing it 3 times (held pending), enabling it (replayed once)\n",
-	       base);
-	ims_irq_disable(core, (unsigned int)base);
-	for (int n = 0; n < 3; n++)
-		ims_irq_handle(core, (unsigned int)base, 0);
-	ims_irq_enable(core, (unsigned int)base);
-	printf("\n");
-	print_table(core);
-	for (int i = 0; i < DEMO_IRQS; i++)
-		ims_irq_free(core, (unsigned int)(base + i), NULL);
-	ims_irq_free_descs(core, (unsigned int)base, DEMO_IRQS);
-	ims_irq_core_destroy(core);
-	return IMSCTL_OK;
+	rc = ims_sim_demo(&cfg, on_event, &out, &res);
+	if (rc) {
+		json_decref(out.events);
+		if (rc == -ENODEV && cfg.backend == IMS_SIM_BACKEND_KVM)
+			return imsctl_fail("demo", "KVM is not available (%s); use --backend sim", ims_last_error());
+		return imsctl_fail("demo", "the demo failed: %s", ims_last_error());
+	}
+	if (json) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "config", imsctl_json_config(&cfg));
+		json_object_set_new(o, "events", out.events);
+		json_object_set_new(o, "interrupts", imsctl_json_rows(&res));
+		json_object_set_new(o, "summary", summary_json(&res));
+		rc = imsctl_json_print(o);
+	} else {
+		printf("\n");
+		print_table(&res);
+		printf("\n");
+		print_summary(&res);
+		rc = IMSCTL_OK;
+	}
+	if (res.violation != IMS_SIM_OK) {
+		fprintf(stderr, "imsctl: demo: invariant violated (%s): %s\n", ims_sim_violation_name(res.violation),
+			res.violation_msg);
+		rc = IMSCTL_FAIL;
+	}
+	ims_sim_result_free(&res);
+	return rc;
 }

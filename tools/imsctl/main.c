@@ -8,9 +8,12 @@
 #include "imsctl.h"
 
 static const struct imsctl_cmd commands[] = {
+	{ "bench", "run the benchmarks (not built yet)", imsctl_cmd_bench },
 	{ "decode", "take a hardware value apart (decode msi, decode irte)", imsctl_cmd_decode },
 	{ "demo", "run the narrated demonstration of the whole system", imsctl_cmd_demo },
 	{ "pci", "decode a PCI configuration space dump", imsctl_cmd_pci },
+	{ "report", "run the simulated machine and write an HTML page of pictures", imsctl_cmd_report },
+	{ "sim", "run the simulated machine and check every invariant", imsctl_cmd_sim },
 	{ "version", "print the version", imsctl_cmd_version },
 };
 
