@@ -49,9 +49,14 @@ void ims__sim_violation(struct sim_machine *m, enum ims_sim_violation_kind k, co
 
 void ims__sim_fabric_write(struct sim_machine *m, const struct ims_hw_msi_write *w)
 {
-	struct ims_hw_ir_unit *u = ims__ir_route(m->units, m->cfg.ir_units, w->rid);
+	struct ims_hw_ir_unit *u;
 	int ret;
 
+	if (m->gic) {	/* arm: every message goes to the ITS (it counts its faults) */
+		m->gic_sink.fn(m->gic_sink.ctx, w);
+		return;
+	}
+	u = ims__ir_route(m->units, m->cfg.ir_units, w->rid);
 	if (!u) {
 		/* No unit covers the requester: compatibility format straight to the APICs. */
 		if (m->bus)
@@ -171,6 +176,19 @@ int ims__sim_cpu_accept(struct sim_machine *m, uint32_t cpu)
 {
 	int v;
 
+	if (m->its) {
+		/*
+		 * The CPU's interrupt entry: IAR, the LPI's irq, EOI. An LPI
+		 * that no irq owns (its event was discarded after it became
+		 * pending) was taken all the same: the ITS counts it spurious.
+		 * LPIs are not vectors: every one is counted in column 0.
+		 */
+		v = ims_arm_its_dispatch(m->its, cpu);
+		if (v == 0 || (v < 0 && v != -ENOENT))
+			return -1;
+		atomic_fetch_add_explicit(&m->cpu_vector[cpu * 256], 1, memory_order_relaxed);
+		return 0;
+	}
 	if (m->bus) {
 		v = ims__lapic_accept(ims__apic_bus_lapic(m->bus, cpu));
 	} else {
@@ -201,7 +219,8 @@ uint64_t ims__sim_drain(struct sim_machine *m)
 				any = true;
 			}
 	} while (any);
-	ims_x86_vector_cleanup(m->vd);
+	if (m->vd)
+		ims_x86_vector_cleanup(m->vd);
 	return n;
 }
 
@@ -645,6 +664,8 @@ int ims__sim_cpu_offline(struct sim_machine *m, uint32_t cpu)
 {
 	int ret;
 
+	if (!m->vd)
+		return ims__error(-EOPNOTSUPP, "sim: CPU offline is modelled on x86 only (the ITS driver has no CPU hotplug)");
 	if (!cpu || cpu >= m->cfg.cpus || m->cpu_offline[cpu])
 		return -EINVAL;	/* CPU 0 stays: the vCPUs go there */
 	ret = ims_x86_vector_cpu_offline(m->vd, cpu);
@@ -661,7 +682,7 @@ int ims__sim_cpu_online(struct sim_machine *m, uint32_t cpu)
 {
 	int ret;
 
-	if (cpu >= m->cfg.cpus || !m->cpu_offline[cpu])
+	if (!m->vd || cpu >= m->cfg.cpus || !m->cpu_offline[cpu])
 		return -EINVAL;
 	ret = ims_x86_vector_cpu_online(m->vd, cpu);
 	if (!ret)
@@ -671,14 +692,64 @@ int ims__sim_cpu_online(struct sim_machine *m, uint32_t cpu)
 
 /* ---- checks ---- */
 
+/*
+ * arm: the ITS driver's counts against the model (an LPI and an EventID per
+ * live vector, a DeviceID per device holding any), every LPI on the CPU its
+ * irq says, no command refused, and the GIC's view of the same commands.
+ */
+static int check_its(struct sim_machine *m, uint32_t live)
+{
+	struct ims_arm_its_stats st;
+	struct ims_hw_its_stats hw;
+	uint32_t per_cpu[IMS_SIM_MAX_CPUS] = { 0 }, devs = 0;
+
+	ims_arm_its_get_stats(m->its, &st);
+	ims__hw_gic_its_stats(m->gic, &hw);
+	if (st.lpis_used != live || st.events_used != live)
+		return ims__error(-EIO, "sim: the ITS has %u LPIs and %u EventIDs in use, the model %u vectors",
+				  st.lpis_used, st.events_used, live);
+	if (st.command_errors || hw.command_errors)
+		return ims__error(-EIO, "sim: the ITS refused %llu commands (the driver counts %llu), last error 0x%x",
+				  (unsigned long long)hw.command_errors,
+				  (unsigned long long)st.command_errors, st.last_error);
+	if (st.commands != hw.commands)
+		return ims__error(-EIO, "sim: the driver sent %llu ITS commands, the ITS ran %llu",
+				  (unsigned long long)st.commands, (unsigned long long)hw.commands);
+	for (uint32_t d = 0; d < m->cfg.devices; d++) {
+		bool any = false;
+
+		for (uint32_t i = 0; i < sim_vecs_per_dev(m); i++) {
+			struct sim_vec *v = &m->vecs[d * sim_vecs_per_dev(m) + i];
+			int cpu;
+
+			if (!atomic_load(&v->live))
+				continue;
+			any = true;
+			cpu = ims_irq_effective_cpu(m->core, v->irq);
+			if (cpu < 0 || (uint32_t)cpu >= m->cfg.cpus)
+				return ims__error(-EIO, "sim: irq %u has no target CPU (%d)", v->irq, cpu);
+			per_cpu[cpu]++;
+		}
+		devs += any;
+	}
+	if (st.devices != devs)
+		return ims__error(-EIO, "sim: the ITS maps %u DeviceIDs, the model %u devices with vectors",
+				  st.devices, devs);
+	for (uint32_t c = 0; c < m->cfg.cpus; c++)
+		if (ims_arm_its_cpu_lpis(m->its, c) != per_cpu[c])
+			return ims__error(-EIO, "sim: the ITS targets %u LPIs at CPU %u, the irqs say %u",
+					  ims_arm_its_cpu_lpis(m->its, c), c, per_cpu[c]);
+	return 0;
+}
+
 int ims__sim_check_counts(struct sim_machine *m)
 {
 	uint32_t per_unit[IMS_SIM_MAX_IR_UNITS] = { 0 }, posted[IMS_SIM_MAX_IR_UNITS] = { 0 };
 	uint32_t live = 0;
 
-	if (ims_x86_vector_check(m->vd))
+	if (m->vd && ims_x86_vector_check(m->vd))
 		return -EIO;
-	for (uint32_t u = 0; u < m->cfg.ir_units; u++)
+	for (uint32_t u = 0; m->remaps[0] && u < m->cfg.ir_units; u++)
 		if (ims_remap_check(m->remaps[u]))
 			return -EIO;
 	for (uint32_t d = 0; d < m->cfg.devices; d++) {
@@ -699,7 +770,13 @@ int ims__sim_check_counts(struct sim_machine *m)
 					  ims_msi_nr_allocated(m->dev_ops->os_device(m->devs[d]),
 							       IMS_MSI_SECONDARY_DOMAIN), ims);
 	}
-	for (uint32_t u = 0; u < m->cfg.ir_units; u++) {
+	if (m->its) {
+		int ret = check_its(m, live);
+
+		if (ret)
+			return ret;
+	}
+	for (uint32_t u = 0; m->remaps[0] && u < m->cfg.ir_units; u++) {
 		struct ims_remap_stats st;
 
 		ims_remap_get_stats(m->remaps[u], &st);
@@ -870,7 +947,9 @@ static int build_devices(struct sim_machine *m)
 		mv->msix = true;
 		mv->adi = 0;
 		mv->nr = 0;
-		ret = m->dev_ops->create(m, d, m->dev_rid[d], ims_remap_domain(m->remaps[u]), &m->devs[d]);
+		ret = m->dev_ops->create(m, d, m->dev_rid[d],
+					 m->its ? ims_arm_its_irq_domain(m->its) : ims_remap_domain(m->remaps[u]),
+					 &m->devs[d]);
 		if (ret)
 			return ret;
 		irq = m->dev_ops->msix_alloc(m->devs[d]);
@@ -885,6 +964,57 @@ static int build_devices(struct sim_machine *m)
 	return 0;
 }
 
+/*
+ * The smallest INTID width (14..20 bits) whose LPIs (2^bits - 8192) hold
+ * every vector the devices can have at once.
+ */
+static uint32_t arm_lpi_bits(const struct sim_machine *m)
+{
+	uint64_t need = (uint64_t)m->cfg.devices * sim_vecs_per_dev(m);
+	uint32_t bits = 14;
+
+	while (bits < 20 && (1ull << bits) - 8192 < need)
+		bits++;
+	return bits;
+}
+
+/* An ITT holds every vector one device can have (MSI-X and IMS share it). */
+static uint32_t arm_events_per_device(const struct sim_machine *m)
+{
+	uint32_t n = 2;
+
+	while (n < sim_vecs_per_dev(m))
+		n <<= 1;
+	return n;
+}
+
+/*
+ * arm: the GIC (one ITS, a redistributor and CPU interface per CPU) and
+ * the ITS driver programming it as an OS does at boot; devices write to
+ * GITS_TRANSLATER through the GIC's sink. No vector domain, no remapping
+ * units, no guests.
+ */
+static int build_arm(struct sim_machine *m)
+{
+	uint32_t bits = arm_lpi_bits(m);
+	struct ims_hw_gic_params gp = { .nr_cpus = m->cfg.cpus, .its_base = SIM_ITS_BASE,
+					.lpi_bits = (uint8_t)bits };
+	struct ims_arm_its_config ic = { .nr_cpus = m->cfg.cpus, .its_base = SIM_ITS_BASE,
+					 .events_per_device = arm_events_per_device(m), .lpi_bits = bits,
+					 .ops = &ims__hw_gic_ops };
+	int ret;
+
+	ret = ims__hw_gic_create(&gp, &m->gic);
+	if (ret)
+		return ret;
+	ic.ctx = m->gic;
+	ret = ims_arm_its_create(m->core, &ic, &m->its);
+	if (ret)
+		return ret;
+	ims__hw_gic_msi_sink(m->gic, &m->gic_sink);
+	return 0;
+}
+
 int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, struct sim_machine **out)
 {
 	struct ims_irq_core_config cc = { .nr_cpus = cfg->cpus };
@@ -896,6 +1026,11 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 	if (!m)
 		return -ENOMEM;
 	m->cfg = *cfg;
+	if (cfg->arch == IMS_SIM_ARCH_ARM) {	/* no posted delivery without a GICv4 model */
+		m->cfg.guests = 0;
+		m->cfg.vcpus = 0;
+		m->cfg.posted_percent = 0;
+	}
 	m->bug = bug;
 	m->dev_ops = &ims__simdev_ops;	/* the reference accelerator will plug in here */
 	ims__spin_init(&m->violation_lock);
@@ -920,6 +1055,10 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 		for (uint32_t d = 0; d < cfg->devices; d++) {
 			uint32_t u = cfg->device_unit ? cfg->device_unit[d] : d % cfg->ir_units;
 
+			if (cfg->arch == IMS_SIM_ARCH_ARM) {	/* bus d + 1: the DeviceID */
+				m->dev_rid[d] = (uint16_t)((d + 1) << 8);
+				continue;
+			}
 			m->dev_unit[d] = u;
 			m->dev_rid[d] = (uint16_t)((u * 16 + ++next_bus[u]) << 8);
 		}
@@ -936,6 +1075,17 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 	ret = ims_irq_core_create(&cc, &m->core);
 	if (ret)
 		goto fail;
+	if (cfg->arch == IMS_SIM_ARCH_ARM) {
+		ret = build_arm(m);
+		if (!ret)
+			ret = ims__dma_create(&m->dma);
+		if (!ret)
+			ret = build_devices(m);
+		if (ret)
+			goto fail;
+		*out = m;
+		return 0;
+	}
 	if (cfg->backend == IMS_SIM_BACKEND_KVM) {
 		m->kvm_isr = ims__calloc((size_t)cfg->cpus * 4, sizeof(uint64_t), "sim_kvm_isr");
 		if (!m->kvm_isr) {
@@ -1005,6 +1155,9 @@ void ims__sim_machine_destroy(struct sim_machine *m)
 		}
 		m->dev_ops->destroy(m->devs[d]);
 	}
+	if (m->its && ims_arm_its_destroy(m->its))
+		ims__warn("sim: the ITS driver still has irqs at teardown");
+	ims__hw_gic_destroy(m->gic);
 	for (uint32_t u = 0; m->units && m->remaps && u < cfg->ir_units; u++) {
 		if (m->remaps[u] && ims_remap_destroy(m->remaps[u]))
 			ims__warn("sim: remapping driver %u still busy at teardown", u);

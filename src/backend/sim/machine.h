@@ -17,6 +17,7 @@
 #ifndef IMS_BACKEND_SIM_MACHINE_H
 #define IMS_BACKEND_SIM_MACHINE_H
 
+#include <ims/arm.h>
 #include <ims/msi.h>
 #include <ims/remap.h>
 #include <ims/sim.h>
@@ -24,6 +25,7 @@
 #include <stdatomic.h>
 
 #include "hw/apic_bus.h"
+#include "hw/arm/gic.h"
 #include "hw/bus.h"
 #include "hw/dma.h"
 #include "hw/iommu/remap_unit.h"
@@ -36,6 +38,7 @@ struct sim_device;
 #define SIM_PI_VECTOR		0xf2	/* posted-interrupt notification (system vector) */
 #define SIM_GUEST_FIRST_VECTOR	0x20
 #define SIM_NO_GUEST		UINT32_MAX
+#define SIM_ITS_BASE		0x08080000ull	/* the ITS frame (arm) */
 
 /* Test-only bugs the checker must catch (tests/unit/test_sim.c). */
 enum sim_bug {
@@ -140,7 +143,15 @@ struct sim_machine {
 	enum sim_bug bug;
 	const struct sim_device_ops *dev_ops;	/* every device's model and driver */
 	struct ims_irq_core *core;
+	/*
+	 * x86: the vector domain over the APICs, remapping units in front.
+	 * arm: a GICv3 (ITS, redistributors) and its driver, the MSI parent
+	 * of every device; vd, bus, kvm, units and remaps stay NULL.
+	 */
 	struct ims_x86_vector_domain *vd;
+	struct ims_hw_gic *gic;
+	struct ims_arm_its *its;
+	struct ims_hw_msi_sink gic_sink;	/* GITS_TRANSLATER */
 	uint32_t *apic_ids;
 	/* backend: exactly one of bus and kvm */
 	struct ims_hw_apic_bus *bus;
@@ -230,6 +241,11 @@ int ims__sim_quiesce_check(struct sim_machine *m, uint64_t *pending);
 static inline struct sim_adi *sim_adi_at(struct sim_machine *m, uint32_t dev, uint32_t slot)
 {
 	return &m->adis[dev * m->cfg.adis + slot];
+}
+
+static inline bool sim_is_arm(const struct sim_machine *m)
+{
+	return m->cfg.arch == IMS_SIM_ARCH_ARM;
 }
 
 static inline uint32_t sim_vecs_per_dev(const struct sim_machine *m)
