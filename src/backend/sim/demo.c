@@ -159,7 +159,7 @@ IMS_API int ims_sim_demo(const struct ims_sim_config *cfg_in, ims_sim_event_fn e
 	ims__sim_drain(m);
 	say(&d, IMS_SIM_EV_UNMASK, "ADI 2 queue 0 unmasked: handled now %llu; the raises held while masked were delivered at least once (the slot's pending bit holds one; %s lets the rest coalesce)",
 	    (unsigned long long)atomic_load(&vec_of(m, 2, 0)->runs), m->its ? "a pending LPI" : "x86");
-	{
+	if (atomic_load(&m->vecs[sim_vecs_per_dev(m) - 1].live)) {
 		struct sim_vec *misc = &m->vecs[sim_vecs_per_dev(m) - 1];
 
 		ims__sim_fire(m, misc);
@@ -168,7 +168,7 @@ IMS_API int ims_sim_demo(const struct ims_sim_config *cfg_in, ims_sim_event_fn e
 		    misc->irq, (unsigned long long)atomic_load(&misc->runs), ims_irq_effective_cpu(m->core, misc->irq));
 	}
 
-	if (cfg.guests) {
+	if (cfg.guests && !m->dev_ops->driver_handlers) {
 		struct ims_remap_stats st;
 
 		ret = ims__sim_adi_post(m, 0, 3, 0, 0);
@@ -195,6 +195,8 @@ IMS_API int ims_sim_demo(const struct ims_sim_config *cfg_in, ims_sim_event_fn e
 	}
 	if (m->its)
 		say(&d, IMS_SIM_EV_POST, "no ADI assigned to a guest: posted delivery needs GICv4 on arm, which is not modelled; every ADI stays host-delivered");
+	else if (cfg.guests && m->dev_ops->driver_handlers)
+		say(&d, IMS_SIM_EV_POST, "no ADI assigned to a guest: the accelerator's completions are found by its host driver, so its ADIs stay host-delivered here");
 	if (cfg.cpus > 2 && !m->its) {
 		/*
 		 * A move finishes when the first interrupt arrives on its new
@@ -204,7 +206,8 @@ IMS_API int ims_sim_demo(const struct ims_sim_config *cfg_in, ims_sim_event_fn e
 		int tries = 0;
 
 		while ((ret = ims__sim_cpu_offline(m, 1)) == -EBUSY && tries++ < 4) {
-			ims__sim_fire(m, &m->vecs[sim_vecs_per_dev(m) - 1]);
+			if (atomic_load(&m->vecs[sim_vecs_per_dev(m) - 1].live))
+				ims__sim_fire(m, &m->vecs[sim_vecs_per_dev(m) - 1]);
 			ims__sim_drain(m);
 			for (uint32_t a = 0; a < nadi; a++)
 				work(&d, a, 1);

@@ -211,6 +211,9 @@ uint64_t ims__sim_drain(struct sim_machine *m)
 	uint64_t n = 0;
 	bool any;
 
+	/* Work still queued completes first: its interrupts are on their way. */
+	for (uint32_t d = 0; m->dev_ops->flush && d < m->cfg.devices; d++)
+		m->dev_ops->flush(m->devs[d]);
 	do {
 		any = false;
 		for (uint32_t c = 0; c < m->cfg.cpus; c++)
@@ -231,7 +234,8 @@ static void vec_taken(struct sim_machine *m, struct sim_vec *v, const char *wher
 	uint64_t runs = atomic_fetch_add(&v->runs, 1) + 1;
 	uint64_t raised = atomic_load(&v->raised);
 
-	atomic_store(&v->need, false);
+	/* One run per completion: raises not yet answered are still due. */
+	atomic_store(&v->need, m->dev_ops->driver_handlers && !v->msix ? runs < raised : false);
 	atomic_fetch_add_explicit(&m->delivered, 1, memory_order_relaxed);
 	if (!v->msix)
 		atomic_fetch_add_explicit(&m->adi_runs[v->dev * m->cfg.adis + v->adi], 1,
@@ -241,6 +245,16 @@ static void vec_taken(struct sim_machine *m, struct sim_vec *v, const char *wher
 				   "step %llu: %s of dev %u ADI %u vector %u (irq %u) ran %llu times for %llu raises",
 				   (unsigned long long)m->step, where, v->dev, v->adi, v->nr, v->irq,
 				   (unsigned long long)runs, (unsigned long long)raised);
+}
+
+void ims__sim_completed(struct sim_machine *m, struct sim_vec *v)
+{
+	if (!atomic_load(&v->live)) {
+		ims__sim_violation(m, IMS_SIM_AFTER_FREE, "step %llu: a completion of freed irq %u was reported",
+				   (unsigned long long)m->step, v->irq);
+		return;
+	}
+	vec_taken(m, v, "completion");
 }
 
 static ims_irqreturn_t vec_handler(unsigned int irq, void *ctx)
@@ -348,14 +362,32 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v)
 {
 	struct sim_device *d = m->devs[v->dev];
 	struct sim_adi *a;
+	int ret;
 
+	if (m->dev_ops->driver_handlers && !v->msix) {
+		/*
+		 * A descriptor: counted before it is submitted (its completion
+		 * may be reported at once from another thread), taken back if
+		 * the ADI refused it (every completion record in use).
+		 */
+		a = sim_adi_at(m, v->dev, v->adi);
+		atomic_fetch_add(&v->raised, 1);
+		ret = m->dev_ops->fire_ims(d, v, a->pasid);
+		if (ret) {
+			atomic_fetch_sub(&v->raised, 1);
+			return ret;
+		}
+		atomic_store(&v->need, true);
+		atomic_fetch_add_explicit(&m->fired, 1, memory_order_relaxed);
+		return 0;
+	}
 	atomic_fetch_add(&v->raised, 1);
 	atomic_store(&v->need, true);
 	atomic_fetch_add_explicit(&m->fired, 1, memory_order_relaxed);
 	if (v->msix)
 		return m->dev_ops->fire_msix(d, v->index);
 	a = sim_adi_at(m, v->dev, v->adi);
-	return m->dev_ops->fire_ims(d, v->index, a->pasid);
+	return m->dev_ops->fire_ims(d, v, a->pasid);
 }
 
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v)
@@ -405,6 +437,10 @@ static int vec_request(struct sim_machine *m, struct sim_vec *v, int irq, uint32
 	else
 		snprintf(name, sizeof(name), "simdev%u-adi%u-%u", v->dev, v->adi, v->nr);
 	atomic_store(&v->live, true);
+	if (m->dev_ops->driver_handlers && !v->msix) {	/* the driver's handler reports */
+		atomic_store(&v->fire_ok, true);
+		return 0;
+	}
 	ret = ims_irq_request(m->core, (unsigned int)irq, vec_handler, 0, name, v);
 	if (ret)
 		atomic_store(&v->live, false);
@@ -423,7 +459,7 @@ int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)
 	if (a->live)
 		return -EEXIST;
 	a->pasid = (dev + 1) << 11 | (slot + 1);
-	group = m->dev_ops->adi_create(m->devs[dev], n, a->pasid, maps);
+	group = m->dev_ops->adi_create(m->devs[dev], n, a->pasid, maps, &m->vecs[a->first_vec]);
 	if (group < 0)
 		return group;
 	for (j = 0; j < n; j++) {
@@ -436,7 +472,8 @@ int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)
 			struct sim_vec *v = &m->vecs[a->first_vec + j];
 
 			vec_stop_firing(v);
-			ims_irq_free(m->core, v->irq, v);
+			if (!m->dev_ops->driver_handlers)
+				ims_irq_free(m->core, v->irq, v);
 			vec_unpublish(m, v);
 		}
 		if (m->dev_ops->adi_destroy(m->devs[dev], group))
@@ -478,6 +515,19 @@ int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot)
 		return -ENOENT;
 	for (uint32_t j = 0; j < n; j++)
 		vec_stop_firing(&m->vecs[a->first_vec + j]);
+	if (m->dev_ops->driver_handlers) {
+		/* The driver frees its handlers (waiting for running ones) first:
+		 * until then a completion may still be reported to the records. */
+		ret = m->dev_ops->adi_destroy(m->devs[dev], a->group);
+		if (ret)
+			ims__sim_violation(m, IMS_SIM_INTERNAL, "step %llu: destroying ADI %u of dev %u: %s",
+					   (unsigned long long)m->step, slot, dev, ims_last_error());
+		for (uint32_t j = 0; j < n; j++)
+			vec_unpublish(m, &m->vecs[a->first_vec + j]);
+		a->live = false;
+		a->guest = SIM_NO_GUEST;
+		return ret;
+	}
 	for (uint32_t j = 0; j < n; j++) {
 		struct sim_vec *v = &m->vecs[a->first_vec + j];
 
@@ -716,7 +766,7 @@ static int check_its(struct sim_machine *m, uint32_t live)
 		return ims__error(-EIO, "sim: the driver sent %llu ITS commands, the ITS ran %llu",
 				  (unsigned long long)st.commands, (unsigned long long)hw.commands);
 	for (uint32_t d = 0; d < m->cfg.devices; d++) {
-		bool any = false;
+		bool any = m->dev_ops->driver_irqs > 0;
 
 		for (uint32_t i = 0; i < sim_vecs_per_dev(m); i++) {
 			struct sim_vec *v = &m->vecs[d * sim_vecs_per_dev(m) + i];
@@ -735,6 +785,17 @@ static int check_its(struct sim_machine *m, uint32_t live)
 	if (st.devices != devs)
 		return ims__error(-EIO, "sim: the ITS maps %u DeviceIDs, the model %u devices with vectors",
 				  st.devices, devs);
+	/* The driver's own irqs: on whichever CPU, counted in the total. */
+	if (m->dev_ops->driver_irqs) {
+		uint32_t sum = 0;
+
+		for (uint32_t c = 0; c < m->cfg.cpus; c++)
+			sum += ims_arm_its_cpu_lpis(m->its, c) - per_cpu[c];
+		if (sum != m->cfg.devices * m->dev_ops->driver_irqs)
+			return ims__error(-EIO, "sim: the ITS targets %u LPIs beyond the model's, the drivers hold %u",
+					  sum, m->cfg.devices * m->dev_ops->driver_irqs);
+		return 0;
+	}
 	for (uint32_t c = 0; c < m->cfg.cpus; c++)
 		if (ims_arm_its_cpu_lpis(m->its, c) != per_cpu[c])
 			return ims__error(-EIO, "sim: the ITS targets %u LPIs at CPU %u, the irqs say %u",
@@ -745,7 +806,7 @@ static int check_its(struct sim_machine *m, uint32_t live)
 int ims__sim_check_counts(struct sim_machine *m)
 {
 	uint32_t per_unit[IMS_SIM_MAX_IR_UNITS] = { 0 }, posted[IMS_SIM_MAX_IR_UNITS] = { 0 };
-	uint32_t live = 0;
+	uint32_t live = 0, extra = m->dev_ops->driver_irqs;
 
 	if (m->vd && ims_x86_vector_check(m->vd))
 		return -EIO;
@@ -755,6 +816,10 @@ int ims__sim_check_counts(struct sim_machine *m)
 	for (uint32_t d = 0; d < m->cfg.devices; d++) {
 		uint32_t ims = 0;
 
+		if (m->dev_ops->check && m->dev_ops->check(m->devs[d]))
+			return -EIO;
+		live += extra;
+		per_unit[m->dev_unit[d]] += extra;
 		for (uint32_t i = 0; i < sim_vecs_per_dev(m); i++) {
 			struct sim_vec *v = &m->vecs[d * sim_vecs_per_dev(m) + i];
 
@@ -952,6 +1017,8 @@ static int build_devices(struct sim_machine *m)
 					 &m->devs[d]);
 		if (ret)
 			return ret;
+		if (!m->dev_ops->msix_alloc)
+			continue;
 		irq = m->dev_ops->msix_alloc(m->devs[d]);
 		if (irq < 0)
 			return irq;
@@ -1031,8 +1098,10 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 		m->cfg.vcpus = 0;
 		m->cfg.posted_percent = 0;
 	}
+	if (cfg->device == IMS_SIM_DEVICE_ACCEL)
+		m->cfg.posted_percent = 0;
 	m->bug = bug;
-	m->dev_ops = &ims__simdev_ops;	/* the reference accelerator will plug in here */
+	m->dev_ops = cfg->device == IMS_SIM_DEVICE_ACCEL ? &ims__acceldev_ops : &ims__simdev_ops;
 	ims__spin_init(&m->violation_lock);
 	ims__spin_init(&m->kvm_isr_lock);
 	m->nr_vecs = cfg->devices * sim_vecs_per_dev(m);

@@ -105,24 +105,38 @@ struct sim_guest {
 /*
  * What the machine needs from a device model and its driver. The machine
  * creates a device on a requester id behind a remapping unit and reaches it
- * through these operations only; the simple IMS device of simdev.c is one,
- * the reference accelerator will be another.
+ * through these operations only: the simple IMS device of simdev.c, or
+ * the reference accelerator and its driver (acceldev.c).
  */
 struct sim_device_ops {
 	const char *name;
+	/*
+	 * The driver requests and frees its ADI vectors' handlers itself and
+	 * reports every completion its handlers find through
+	 * ims__sim_completed(): the machine requests no handler, and each
+	 * raise (a descriptor submitted) is answered by exactly one
+	 * completion. ADIs of such a device are not posted to guests (a
+	 * guest would need its own driver to find the completions).
+	 */
+	bool driver_handlers;
+	/* Irqs the driver holds for itself per device (not in the model). */
+	uint32_t driver_irqs;
 	/* Hardware and driver: config space, BARs, MSI-X, IMS storage; probe;
 	 * the ims_device with its MSI-X and IMS domains. All or nothing. */
 	int (*create)(struct sim_machine *m, uint32_t idx, uint16_t rid,
 		      struct ims_irq_domain *msi_parent, struct sim_device **out);
 	void (*destroy)(struct sim_device *d);
 	struct ims_device *(*os_device)(struct sim_device *d);
-	/* An ADI: n IMS vectors as one group carrying pasid; maps get them. */
-	int (*adi_create)(struct sim_device *d, uint32_t n, uint32_t pasid, struct ims_msi_map *maps);
+	/* An ADI: n IMS vectors as one group carrying pasid; maps get them;
+	 * recs are the model's records of its vectors (recs[0].adi its slot). */
+	int (*adi_create)(struct sim_device *d, uint32_t n, uint32_t pasid, struct ims_msi_map *maps,
+			  struct sim_vec *recs);
 	int (*adi_destroy)(struct sim_device *d, int group);
-	/* Work done: the ADI (pasid) raises IMS slot, or MSI-X entry. */
-	int (*fire_ims)(struct sim_device *d, uint32_t slot, uint32_t pasid);
+	/* Work: the ADI (pasid) raises v's IMS slot (or submits a descriptor
+	 * whose completion will), or the device its MSI-X entry. */
+	int (*fire_ims)(struct sim_device *d, const struct sim_vec *v, uint32_t pasid);
 	int (*fire_msix)(struct sim_device *d, uint32_t entry);
-	/* An MSI-X vector for the device itself (error, misc), at entry 0. */
+	/* Optional: an MSI-X vector for the machine's model, at entry 0. */
 	int (*msix_alloc)(struct sim_device *d);
 	/* Slots held pending (masked) now; latched and sent so far. */
 	bool (*ims_pending)(struct sim_device *d, uint32_t slot);
@@ -134,9 +148,14 @@ struct sim_device_ops {
 	 * so the checker counts them. The simple device has none.
 	 */
 	void (*step)(struct sim_device *d, uint64_t step);
+	/* Optional: complete every queued piece of work (before a drain). */
+	void (*flush)(struct sim_device *d);
+	/* Optional: the driver's own recount; 0 if it agrees. */
+	int (*check)(struct sim_device *d);
 };
 
 extern const struct sim_device_ops ims__simdev_ops;
+extern const struct sim_device_ops ims__acceldev_ops;
 
 struct sim_machine {
 	struct ims_sim_config cfg;
@@ -213,6 +232,8 @@ uint64_t ims__sim_drain(struct sim_machine *m);
 int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_fire(struct sim_machine *m, struct sim_vec *v);
+/* A driver_handlers device's handler found one completion of v. */
+void ims__sim_completed(struct sim_machine *m, struct sim_vec *v);
 /* The same from a device thread: nothing if the vector is being freed. */
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_disable(struct sim_machine *m, struct sim_vec *v);

@@ -106,7 +106,8 @@ static struct sim_vec *pick_vec(struct sim_machine *m, uint32_t dev, uint32_t a,
 	uint32_t vpd = sim_vecs_per_dev(m);
 	int s;
 
-	if (c % 16 == 0)
+	/* (A device whose driver keeps MSI-X to itself has no MSI-X record.) */
+	if (c % 16 == 0 && atomic_load(&m->vecs[dev * vpd + vpd - 1].live))
 		return &m->vecs[dev * vpd + vpd - 1];
 	s = find_adi(m, dev, a, true, -1);
 	if (s < 0)
@@ -953,10 +954,12 @@ IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg)
 				  "in-kernel local APICs); arch arm runs on backend sim");
 	if (cfg->arch != IMS_SIM_ARCH_X86 && cfg->arch != IMS_SIM_ARCH_ARM)
 		return ims__error(-EINVAL, "sim: arch %d is neither x86 nor arm", (int)cfg->arch);
-	if (cfg->device == IMS_SIM_DEVICE_ACCEL)
-		return ims__error(-EOPNOTSUPP, "sim: device accel is not available yet: the "
-				  "accelerator is not plugged into the machine; use device simple");
-	if (cfg->device != IMS_SIM_DEVICE_SIMPLE)
+	if (cfg->device == IMS_SIM_DEVICE_ACCEL && cfg->threads)
+		return ims__error(-EOPNOTSUPP, "sim: device accel runs in deterministic mode only "
+				  "(threads 0): its work completes in the scheduler's steps");
+	if (cfg->device == IMS_SIM_DEVICE_ACCEL && cfg->adis > 4096)
+		return ims__error(-EINVAL, "sim: device accel has a work queue per ADI, at most 4096");
+	if (cfg->device != IMS_SIM_DEVICE_SIMPLE && cfg->device != IMS_SIM_DEVICE_ACCEL)
 		return ims__error(-EINVAL, "sim: device %d is neither simple nor accel", (int)cfg->device);
 	return 0;
 }
@@ -979,6 +982,8 @@ static void normalize(struct ims_sim_config *c)
 		c->guests = 0;
 		c->posted_percent = 0;
 	}
+	if (c->device == IMS_SIM_DEVICE_ACCEL)	/* its ADIs stay on the host */
+		c->posted_percent = 0;
 	if (!c->guests)
 		c->vcpus = 0;
 }
