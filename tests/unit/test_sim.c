@@ -446,6 +446,18 @@ static void checker_catches_a_guest_vector_reused_early(void **state)
 	expect_caught2(SIM_BUG_EARLY_REUSE, IMS_SIM_CROSS_GUEST, IMS_SIM_MISDELIVERED);
 }
 
+/*
+ * The accelerator's descriptors name the neighbouring vector: the
+ * completion reaches the other vector's handler, which finds a record it
+ * does not own.
+ */
+static void checker_catches_a_completion_on_the_wrong_vector(void **state)
+{
+	(void)state;
+	SKIP_UNLESS(V.device == IMS_SIM_DEVICE_ACCEL, "the bug hook is in the accelerator device");
+	expect_caught(SIM_BUG_ACCEL_WRONG_VECTOR, IMS_SIM_MISDELIVERED);
+}
+
 /* The shrunk trace reproduces the violation on its own. */
 static void violation_is_reported_with_seed_and_step(void **state)
 {
@@ -590,6 +602,7 @@ int main(void)
 		cmocka_unit_test(checker_catches_a_message_in_the_wrong_slot),
 		cmocka_unit_test(checker_catches_posting_into_another_guest),
 		cmocka_unit_test(checker_catches_a_guest_vector_reused_early),
+		cmocka_unit_test(checker_catches_a_completion_on_the_wrong_vector),
 		cmocka_unit_test(violation_is_reported_with_seed_and_step),
 		cmocka_unit_test(config_errors_name_the_dimension),
 		cmocka_unit_test(demo_narrates_every_step_and_ends_clean),

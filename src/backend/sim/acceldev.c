@@ -182,12 +182,15 @@ static int acceldev_adi_destroy(struct sim_device *d, int group)
 static int acceldev_fire_ims(struct sim_device *d, const struct sim_vec *v, uint32_t pasid)
 {
 	struct ims_accel_adi *adi = d->adis[v->adi];
+	unsigned int vec = v->nr;
 	uint32_t ticket;
 
 	(void)pasid;	/* the ADI's WQ carries it */
 	if (!adi)
 		return -ENOENT;
-	return ims_accel_submit(adi, v->nr, IMS_ACCEL_OP_ECHO, (uint64_t)v->id << 32 | v->gen, &ticket);
+	if (d->m->bug == SIM_BUG_ACCEL_WRONG_VECTOR)
+		vec = (vec ^ 1) % d->m->cfg.vectors_per_adi;
+	return ims_accel_submit(adi, vec, IMS_ACCEL_OP_ECHO, (uint64_t)v->id << 32 | v->gen, &ticket);
 }
 
 static int acceldev_fire_msix(struct sim_device *d, uint32_t entry)

@@ -48,6 +48,8 @@ enum sim_bug {
 	SIM_BUG_CROSS_GUEST,	/* posting names the next guest's descriptor */
 	SIM_BUG_EARLY_REUSE,	/* a guest vector is given back before its vCPU took
 				 * what was posted to it, and may be reused */
+	SIM_BUG_ACCEL_WRONG_VECTOR, /* the accelerator's descriptors name the
+				 * neighbouring vector's completion interrupt */
 };
 
 /* The checker's record of one vector (an IMS vector of an ADI, or MSI-X). */
