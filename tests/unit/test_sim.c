@@ -253,10 +253,8 @@ static void million_step_runs_keep_every_invariant(void **state)
 	uint64_t steps = sanitized() ? 100000 : 1000000, fired = 0, last = 103;
 
 	(void)state;
-	if (V.device == IMS_SIM_DEVICE_ACCEL) {	/* the driver's work per raise is heavier */
-		steps /= 5;
+	if (V.device == IMS_SIM_DEVICE_ACCEL)	/* one seed: the test's time stays bounded */
 		last = 101;
-	}
 	for (uint64_t seed = 101; seed <= last; seed++) {
 		struct ims_sim_config cfg;
 		struct ims_sim_result res;
