@@ -1122,12 +1122,13 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 		uint32_t next_bus[IMS_SIM_MAX_IR_UNITS] = { 0 };
 
 		for (uint32_t d = 0; d < cfg->devices; d++) {
-			uint32_t u = cfg->device_unit ? cfg->device_unit[d] : d % cfg->ir_units;
+			uint32_t u;
 
 			if (cfg->arch == IMS_SIM_ARCH_ARM) {	/* bus d + 1: the DeviceID */
 				m->dev_rid[d] = (uint16_t)((d + 1) << 8);
 				continue;
 			}
+			u = cfg->device_unit ? cfg->device_unit[d] : d % cfg->ir_units;
 			m->dev_unit[d] = u;
 			m->dev_rid[d] = (uint16_t)((u * 16 + ++next_bus[u]) << 8);
 		}
