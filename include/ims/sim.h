@@ -96,8 +96,8 @@ struct ims_sim_config {
 	enum ims_sim_arch arch;		/* the platform; arm: no guests (taken as 0),
 					 * ir_units, apic_ids, device_unit ignored,
 					 * backend sim only (docs/sim.md) */
-	enum ims_sim_device device;	/* the kind of device; accel: deterministic
-					 * mode only, ADIs not posted */
+	enum ims_sim_device device;	/* the kind of device; accel: ADIs not
+					 * posted to guests (docs/sim.md) */
 	bool shrink;			/* on a violation, look for a short trace */
 	bool quiet;			/* do not print a violation to stderr */
 };
@@ -107,8 +107,8 @@ struct ims_sim_config {
 IMS_API void ims_sim_config_default(struct ims_sim_config *cfg);
 /*
  * 0, or -EINVAL (-EOPNOTSUPP for what is not available, such as queue
- * storage, backend kvm on arm, or the accelerator in threaded mode) with a
- * message naming the dimension and its bounds.
+ * storage, or backend kvm on arm) with a message naming the dimension and
+ * its bounds.
  */
 IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg);
 

@@ -522,8 +522,6 @@ static void config_errors_name_the_dimension(void **state)
 		expect_refused(c, -EOPNOTSUPP, "x86 only");
 	c = base, c.arch = (enum ims_sim_arch)2, expect_refused(c, -EINVAL, "arch 2");
 	c = base, c.device = (enum ims_sim_device)5, expect_refused(c, -EINVAL, "device 5");
-	c = base, c.device = IMS_SIM_DEVICE_ACCEL, c.threads = 4,
-		expect_refused(c, -EOPNOTSUPP, "deterministic");
 	/* What is x86's does not bind an ARM machine: no remapping units there. */
 	c = base, c.arch = IMS_SIM_ARCH_ARM, c.devices = 20, c.ir_units = 1;
 	assert_int_equal(ims_sim_config_validate(&c), 0);

@@ -15,7 +15,9 @@
  * with the descriptor's PASID. The driver's handler finds the completion
  * and reports it through the ADI's callback, which is where the checker
  * counts a handler run: one per completion, so every raise is answered
- * exactly once, whatever coalesced on the way.
+ * exactly once, whatever coalesced on the way. In threaded mode the
+ * device runs its own thread (ims__hw_accel_thread_start), completing
+ * work as soon as it is queued.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -237,6 +239,16 @@ static void acceldev_flush(struct sim_device *d)
 		;
 }
 
+static int acceldev_start(struct sim_device *d)
+{
+	return ims__hw_accel_thread_start(d->hw);
+}
+
+static void acceldev_stop(struct sim_device *d)
+{
+	ims__hw_accel_thread_stop(d->hw);
+}
+
 static int acceldev_check(struct sim_device *d)
 {
 	uint32_t n = 0;
@@ -265,4 +277,6 @@ const struct sim_device_ops ims__acceldev_ops = {
 	.step = acceldev_step,
 	.flush = acceldev_flush,
 	.check = acceldev_check,
+	.start = acceldev_start,
+	.stop = acceldev_stop,
 };

@@ -154,6 +154,10 @@ struct sim_device_ops {
 	void (*flush)(struct sim_device *d);
 	/* Optional: the driver's own recount; 0 if it agrees. */
 	int (*check)(struct sim_device *d);
+	/* Optional, threaded mode: the device completes work on a thread of
+	 * its own from start until stop (which joins it). */
+	int (*start)(struct sim_device *d);
+	void (*stop)(struct sim_device *d);
 };
 
 extern const struct sim_device_ops ims__simdev_ops;

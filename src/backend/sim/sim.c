@@ -742,7 +742,8 @@ static void *control_thread(void *arg)
 				ims__sim_adi_destroy(m, dev, slot);
 			break;
 		case 5:
-			if (v->msix || !m->cfg.guests || !sim_adi_at(m, dev, slot)->live)
+			if (v->msix || !m->cfg.guests || m->dev_ops->driver_handlers ||
+			    !sim_adi_at(m, dev, slot)->live)
 				break;
 			if (sim_adi_at(m, dev, slot)->guest == SIM_NO_GUEST)
 				ims__sim_adi_post(m, dev, slot, (uint32_t)(x >> 32), (uint32_t)(x >> 48));
@@ -793,6 +794,14 @@ static int run_threaded(const struct ims_sim_config *cfg, struct ims_sim_result 
 		for (uint32_t a = 0; a < cfg->adis; a++)
 			ims__sim_adi_create(m, d, a);	/* as many as fit */
 	peaks(m, res);
+	for (i = 0; m->dev_ops->start && i < cfg->devices; i++) {
+		ret = m->dev_ops->start(m->devs[i]);
+		if (ret) {
+			while (i--)
+				m->dev_ops->stop(m->devs[i]);
+			goto out;
+		}
+	}
 	for (i = 0; i < nr_dev + nr_cpu + 1; i++) {
 		struct thr *t = &th[i];
 		void *(*fn)(void *);
@@ -821,6 +830,9 @@ static int run_threaded(const struct ims_sim_config *cfg, struct ims_sim_result 
 	for (i = 0; i < started; i++)
 		if (i < nr_dev || i == nr_dev + nr_cpu)
 			pthread_join(tid[i], NULL);
+	/* The devices' own threads stop (queued work is then completed by the drain). */
+	for (uint32_t d = 0; m->dev_ops->stop && d < cfg->devices; d++)
+		m->dev_ops->stop(m->devs[d]);
 	atomic_store(&stop, true);
 	for (i = nr_dev; i < nr_dev + nr_cpu && i < started; i++)
 		pthread_join(tid[i], NULL);
@@ -954,11 +966,6 @@ IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg)
 				  "in-kernel local APICs); arch arm runs on backend sim");
 	if (cfg->arch != IMS_SIM_ARCH_X86 && cfg->arch != IMS_SIM_ARCH_ARM)
 		return ims__error(-EINVAL, "sim: arch %d is neither x86 nor arm", (int)cfg->arch);
-	if (cfg->device == IMS_SIM_DEVICE_ACCEL && cfg->threads)
-		return ims__error(-EOPNOTSUPP, "sim: device accel runs in deterministic mode only "
-				  "(threads 0): its work completes in the scheduler's steps");
-	if (cfg->device == IMS_SIM_DEVICE_ACCEL && cfg->adis > 4096)
-		return ims__error(-EINVAL, "sim: device accel has a work queue per ADI, at most 4096");
 	if (cfg->device != IMS_SIM_DEVICE_SIMPLE && cfg->device != IMS_SIM_DEVICE_ACCEL)
 		return ims__error(-EINVAL, "sim: device %d is neither simple nor accel", (int)cfg->device);
 	return 0;
