@@ -456,6 +456,18 @@ static void checker_catches_a_completion_on_the_wrong_vector(void **state)
 	expect_caught(SIM_BUG_ACCEL_WRONG_VECTOR, IMS_SIM_MISDELIVERED);
 }
 
+/*
+ * The ITS driver forgets INV after writing an LPI's configuration: the
+ * redistributor's cache still says disabled, the LPI stays pending and
+ * never reaches a CPU.
+ */
+static void checker_catches_a_skipped_its_invalidation(void **state)
+{
+	(void)state;
+	SKIP_UNLESS(V.arch == IMS_SIM_ARCH_ARM, "the bug hook is in the ITS driver");
+	expect_caught(SIM_BUG_ITS_NO_INV, IMS_SIM_LOST);
+}
+
 /* The shrunk trace reproduces the violation on its own. */
 static void violation_is_reported_with_seed_and_step(void **state)
 {
@@ -599,6 +611,7 @@ int main(void)
 		cmocka_unit_test(checker_catches_posting_into_another_guest),
 		cmocka_unit_test(checker_catches_a_guest_vector_reused_early),
 		cmocka_unit_test(checker_catches_a_completion_on_the_wrong_vector),
+		cmocka_unit_test(checker_catches_a_skipped_its_invalidation),
 		cmocka_unit_test(violation_is_reported_with_seed_and_step),
 		cmocka_unit_test(config_errors_name_the_dimension),
 		cmocka_unit_test(demo_narrates_every_step_and_ends_clean),

@@ -13,6 +13,7 @@
 #include "backend/kvm.h"
 #include "backend/sim/machine.h"
 #include "hw/lapic.h"
+#include "os/arm/its_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -1078,6 +1079,7 @@ static int build_arm(struct sim_machine *m)
 	ret = ims_arm_its_create(m->core, &ic, &m->its);
 	if (ret)
 		return ret;
+	m->its->debug_no_inv = m->bug == SIM_BUG_ITS_NO_INV;
 	ims__hw_gic_msi_sink(m->gic, &m->gic_sink);
 	return 0;
 }

@@ -50,6 +50,8 @@ enum sim_bug {
 				 * what was posted to it, and may be reused */
 	SIM_BUG_ACCEL_WRONG_VECTOR, /* the accelerator's descriptors name the
 				 * neighbouring vector's completion interrupt */
+	SIM_BUG_ITS_NO_INV,	/* arm: the ITS driver skips INV after changing an
+				 * LPI's configuration (the cache never sees it) */
 };
 
 /* The checker's record of one vector (an IMS vector of an ADI, or MSI-X). */
