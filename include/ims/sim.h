@@ -11,7 +11,10 @@
  *
  * Interrupts land on the built-in local APIC models (backend "sim") or on
  * KVM's in-kernel local APICs (backend "kvm"), which then decide which CPU
- * and vector each message reaches.
+ * and vector each message reaches. The machine can also be built as an ARM
+ * machine (arch arm: a GICv3 ITS and redistributors instead of remapping
+ * units and APICs), and its devices can be the reference accelerator
+ * (device accel) instead of the simple IMS device.
  *
  * This is the API of `imsctl sim`, `imsctl demo` and `imsctl report`.
  */
@@ -90,10 +93,11 @@ struct ims_sim_config {
 	 */
 	const uint32_t *apic_ids;
 	const uint32_t *device_unit;
-	enum ims_sim_arch arch;		/* the platform (ARM may be refused until
-					 * the ARM machine lands) */
-	enum ims_sim_device device;	/* the kind of device (the accelerator may
-					 * be refused until it is plugged in) */
+	enum ims_sim_arch arch;		/* the platform; arm: no guests (taken as 0),
+					 * ir_units, apic_ids, device_unit ignored,
+					 * backend sim only (docs/sim.md) */
+	enum ims_sim_device device;	/* the kind of device; accel: ADIs not
+					 * posted to guests (docs/sim.md) */
 	bool shrink;			/* on a violation, look for a short trace */
 	bool quiet;			/* do not print a violation to stderr */
 };
@@ -103,7 +107,8 @@ struct ims_sim_config {
 IMS_API void ims_sim_config_default(struct ims_sim_config *cfg);
 /*
  * 0, or -EINVAL (-EOPNOTSUPP for what is not available, such as queue
- * storage) with a message naming the dimension and its bounds.
+ * storage, or backend kvm on arm) with a message naming the dimension and
+ * its bounds.
  */
 IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg);
 

@@ -1,7 +1,9 @@
 /*
  * The simulation through the public header and the shared library: the
  * default configuration, a short run with its result, the table and the
- * series, the printed table, a refused configuration, and the demo.
+ * series, the printed table, a refused configuration, and the demo; the
+ * same run and demo on every platform and device, as imsctl's --arch and
+ * --device set them.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -105,12 +107,37 @@ static void demo_through_the_public_api(void **state)
 	ims_sim_result_free(&res);
 }
 
+/* What imsctl passes for --arch and --device, straight into the config. */
+static void every_arch_and_device_through_the_public_api(void **state)
+{
+	(void)state;
+	for (int arch = IMS_SIM_ARCH_X86; arch <= IMS_SIM_ARCH_ARM; arch++)
+		for (int dev = IMS_SIM_DEVICE_SIMPLE; dev <= IMS_SIM_DEVICE_ACCEL; dev++) {
+			struct ims_sim_config cfg;
+			struct ims_sim_result res;
+
+			ims_sim_config_default(&cfg);
+			cfg.arch = (enum ims_sim_arch)arch;
+			cfg.device = (enum ims_sim_device)dev;
+			cfg.steps = 2000;
+			assert_int_equal(ims_sim_run(&cfg, NULL, &res), 0);
+			assert_int_equal(res.invariant_violations, 0);
+			assert_true(res.fired > 0 && res.delivered > 0);
+			ims_sim_result_free(&res);
+			assert_int_equal(ims_sim_demo(&cfg, NULL, NULL, &res), 0);
+			assert_int_equal(res.invariant_violations, 0);
+			assert_true(res.nr_rows > 0);
+			ims_sim_result_free(&res);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(default_run_through_the_public_api),
 		cmocka_unit_test(refused_configuration_says_why),
 		cmocka_unit_test(demo_through_the_public_api),
+		cmocka_unit_test(every_arch_and_device_through_the_public_api),
 	};
 
 	return cmocka_run_group_tests_name("api_sim", tests, NULL, NULL);

@@ -90,6 +90,33 @@ static void kvm_irqfd_delivers_alike(void **state)
 	ims_sim_result_free(&k);
 }
 
+/* The accelerator's completion interrupts reach the same CPUs and vectors. */
+static void kvm_and_simulated_apics_deliver_accelerator_work_alike(void **state)
+{
+	struct ims_sim_config cfg;
+	struct ims_sim_result s, k;
+
+	(void)state;
+	ims_sim_config_default(&cfg);
+	cfg.device = IMS_SIM_DEVICE_ACCEL;
+	cfg.seed = 5;
+	cfg.steps = 3000;
+	cfg.quiet = true;
+	assert_int_equal(ims_sim_run(&cfg, NULL, &s), 0);
+	cfg.backend = IMS_SIM_BACKEND_KVM;
+	assert_int_equal(ims_sim_run(&cfg, NULL, &k), 0);
+	assert_int_equal(s.violation, IMS_SIM_OK);
+	assert_int_equal(k.violation, IMS_SIM_OK);
+	assert_memory_equal(s.cpu_vector, k.cpu_vector, s.cpus * 256 * sizeof(uint64_t));
+	assert_int_equal(s.trace_hash, k.trace_hash);
+	assert_int_equal(s.delivered, k.delivered);
+	assert_true(k.delivered > 0);
+	print_message("accelerator: %llu completions reported, deliveries equal\n",
+		      (unsigned long long)k.delivered);
+	ims_sim_result_free(&s);
+	ims_sim_result_free(&k);
+}
+
 static void kvm_demo_runs_clean(void **state)
 {
 	struct ims_sim_config cfg;
@@ -109,6 +136,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(kvm_and_simulated_apics_deliver_alike),
 		cmocka_unit_test(kvm_irqfd_delivers_alike),
+		cmocka_unit_test(kvm_and_simulated_apics_deliver_accelerator_work_alike),
 		cmocka_unit_test(kvm_demo_runs_clean),
 	};
 	static const uint32_t id0 = 0;

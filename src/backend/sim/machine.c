@@ -17,6 +17,7 @@
 /* Test hook of the remapping driver (src/os/remap/remap.c). */
 void ims__remap_test_skip_invalidation(struct ims_remap *r, bool on);
 #include "hw/lapic.h"
+#include "os/arm/its_internal.h"
 #include "util/alloc.h"
 #include "util/log.h"
 
@@ -53,9 +54,14 @@ void ims__sim_violation(struct sim_machine *m, enum ims_sim_violation_kind k, co
 
 void ims__sim_fabric_write(struct sim_machine *m, const struct ims_hw_msi_write *w)
 {
-	struct ims_hw_ir_unit *u = ims__ir_route(m->units, m->cfg.ir_units, w->rid);
+	struct ims_hw_ir_unit *u;
 	int ret;
 
+	if (m->gic) {	/* arm: every message goes to the ITS (it counts its faults) */
+		m->gic_sink.fn(m->gic_sink.ctx, w);
+		return;
+	}
+	u = ims__ir_route(m->units, m->cfg.ir_units, w->rid);
 	if (!u) {
 		/* No unit covers the requester: compatibility format straight to the APICs. */
 		if (m->bus)
@@ -175,6 +181,19 @@ int ims__sim_cpu_accept(struct sim_machine *m, uint32_t cpu)
 {
 	int v;
 
+	if (m->its) {
+		/*
+		 * The CPU's interrupt entry: IAR, the LPI's irq, EOI. An LPI
+		 * that no irq owns (its event was discarded after it became
+		 * pending) was taken all the same: the ITS counts it spurious.
+		 * LPIs are not vectors: every one is counted in column 0.
+		 */
+		v = ims_arm_its_dispatch(m->its, cpu);
+		if (v == 0 || (v < 0 && v != -ENOENT))
+			return -1;
+		atomic_fetch_add_explicit(&m->cpu_vector[cpu * 256], 1, memory_order_relaxed);
+		return 0;
+	}
 	if (m->bus) {
 		v = ims__lapic_accept(ims__apic_bus_lapic(m->bus, cpu));
 	} else {
@@ -197,6 +216,9 @@ uint64_t ims__sim_drain(struct sim_machine *m)
 	uint64_t n = 0;
 	bool any;
 
+	/* Work still queued completes first: its interrupts are on their way. */
+	for (uint32_t d = 0; m->dev_ops->flush && d < m->cfg.devices; d++)
+		m->dev_ops->flush(m->devs[d]);
 	do {
 		any = false;
 		for (uint32_t c = 0; c < m->cfg.cpus; c++)
@@ -205,7 +227,8 @@ uint64_t ims__sim_drain(struct sim_machine *m)
 				any = true;
 			}
 	} while (any);
-	ims_x86_vector_cleanup(m->vd);
+	if (m->vd)
+		ims_x86_vector_cleanup(m->vd);
 	return n;
 }
 
@@ -216,7 +239,8 @@ static void vec_taken(struct sim_machine *m, struct sim_vec *v, const char *wher
 	uint64_t runs = atomic_fetch_add(&v->runs, 1) + 1;
 	uint64_t raised = atomic_load(&v->raised);
 
-	atomic_store(&v->need, false);
+	/* One run per completion: raises not yet answered are still due. */
+	atomic_store(&v->need, m->dev_ops->driver_handlers && !v->msix ? runs < raised : false);
 	atomic_fetch_add_explicit(&m->delivered, 1, memory_order_relaxed);
 	if (!v->msix)
 		atomic_fetch_add_explicit(&m->adi_runs[v->dev * m->cfg.adis + v->adi], 1,
@@ -226,6 +250,16 @@ static void vec_taken(struct sim_machine *m, struct sim_vec *v, const char *wher
 				   "step %llu: %s of dev %u ADI %u vector %u (irq %u) ran %llu times for %llu raises",
 				   (unsigned long long)m->step, where, v->dev, v->adi, v->nr, v->irq,
 				   (unsigned long long)runs, (unsigned long long)raised);
+}
+
+void ims__sim_completed(struct sim_machine *m, struct sim_vec *v)
+{
+	if (!atomic_load(&v->live)) {
+		ims__sim_violation(m, IMS_SIM_AFTER_FREE, "step %llu: a completion of freed irq %u was reported",
+				   (unsigned long long)m->step, v->irq);
+		return;
+	}
+	vec_taken(m, v, "completion");
 }
 
 static ims_irqreturn_t vec_handler(unsigned int irq, void *ctx)
@@ -333,14 +367,32 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v)
 {
 	struct sim_device *d = m->devs[v->dev];
 	struct sim_adi *a;
+	int ret;
 
+	if (m->dev_ops->driver_handlers && !v->msix) {
+		/*
+		 * A descriptor: counted before it is submitted (its completion
+		 * may be reported at once from another thread), taken back if
+		 * the ADI refused it (every completion record in use).
+		 */
+		a = sim_adi_at(m, v->dev, v->adi);
+		atomic_fetch_add(&v->raised, 1);
+		ret = m->dev_ops->fire_ims(d, v, a->pasid);
+		if (ret) {
+			atomic_fetch_sub(&v->raised, 1);
+			return ret;
+		}
+		atomic_store(&v->need, true);
+		atomic_fetch_add_explicit(&m->fired, 1, memory_order_relaxed);
+		return 0;
+	}
 	atomic_fetch_add(&v->raised, 1);
 	atomic_store(&v->need, true);
 	atomic_fetch_add_explicit(&m->fired, 1, memory_order_relaxed);
 	if (v->msix)
 		return m->dev_ops->fire_msix(d, v->index);
 	a = sim_adi_at(m, v->dev, v->adi);
-	return m->dev_ops->fire_ims(d, v->index, a->pasid);
+	return m->dev_ops->fire_ims(d, v, a->pasid);
 }
 
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v)
@@ -390,6 +442,10 @@ static int vec_request(struct sim_machine *m, struct sim_vec *v, int irq, uint32
 	else
 		snprintf(name, sizeof(name), "simdev%u-adi%u-%u", v->dev, v->adi, v->nr);
 	atomic_store(&v->live, true);
+	if (m->dev_ops->driver_handlers && !v->msix) {	/* the driver's handler reports */
+		atomic_store(&v->fire_ok, true);
+		return 0;
+	}
 	ret = ims_irq_request(m->core, (unsigned int)irq, vec_handler, 0, name, v);
 	if (ret)
 		atomic_store(&v->live, false);
@@ -408,7 +464,7 @@ int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)
 	if (a->live)
 		return -EEXIST;
 	a->pasid = (dev + 1) << 11 | (slot + 1);
-	group = m->dev_ops->adi_create(m->devs[dev], n, a->pasid, maps);
+	group = m->dev_ops->adi_create(m->devs[dev], n, a->pasid, maps, &m->vecs[a->first_vec]);
 	if (group < 0)
 		return group;
 	for (j = 0; j < n; j++) {
@@ -421,7 +477,8 @@ int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)
 			struct sim_vec *v = &m->vecs[a->first_vec + j];
 
 			vec_stop_firing(v);
-			ims_irq_free(m->core, v->irq, v);
+			if (!m->dev_ops->driver_handlers)
+				ims_irq_free(m->core, v->irq, v);
 			vec_unpublish(m, v);
 		}
 		if (m->dev_ops->adi_destroy(m->devs[dev], group))
@@ -463,6 +520,19 @@ int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot)
 		return -ENOENT;
 	for (uint32_t j = 0; j < n; j++)
 		vec_stop_firing(&m->vecs[a->first_vec + j]);
+	if (m->dev_ops->driver_handlers) {
+		/* The driver frees its handlers (waiting for running ones) first:
+		 * until then a completion may still be reported to the records. */
+		ret = m->dev_ops->adi_destroy(m->devs[dev], a->group);
+		if (ret)
+			ims__sim_violation(m, IMS_SIM_INTERNAL, "step %llu: destroying ADI %u of dev %u: %s",
+					   (unsigned long long)m->step, slot, dev, ims_last_error());
+		for (uint32_t j = 0; j < n; j++)
+			vec_unpublish(m, &m->vecs[a->first_vec + j]);
+		a->live = false;
+		a->guest = SIM_NO_GUEST;
+		return ret;
+	}
 	for (uint32_t j = 0; j < n; j++) {
 		struct sim_vec *v = &m->vecs[a->first_vec + j];
 
@@ -649,6 +719,8 @@ int ims__sim_cpu_offline(struct sim_machine *m, uint32_t cpu)
 {
 	int ret;
 
+	if (!m->vd)
+		return ims__error(-EOPNOTSUPP, "sim: CPU offline is modelled on x86 only (the ITS driver has no CPU hotplug)");
 	if (!cpu || cpu >= m->cfg.cpus || m->cpu_offline[cpu])
 		return -EINVAL;	/* CPU 0 stays: the vCPUs go there */
 	ret = ims_x86_vector_cpu_offline(m->vd, cpu);
@@ -665,7 +737,7 @@ int ims__sim_cpu_online(struct sim_machine *m, uint32_t cpu)
 {
 	int ret;
 
-	if (cpu >= m->cfg.cpus || !m->cpu_offline[cpu])
+	if (!m->vd || cpu >= m->cfg.cpus || !m->cpu_offline[cpu])
 		return -EINVAL;
 	ret = ims_x86_vector_cpu_online(m->vd, cpu);
 	if (!ret)
@@ -675,19 +747,84 @@ int ims__sim_cpu_online(struct sim_machine *m, uint32_t cpu)
 
 /* ---- checks ---- */
 
+/*
+ * arm: the ITS driver's counts against the model (an LPI and an EventID per
+ * live vector, a DeviceID per device holding any), every LPI on the CPU its
+ * irq says, no command refused, and the GIC's view of the same commands.
+ */
+static int check_its(struct sim_machine *m, uint32_t live)
+{
+	struct ims_arm_its_stats st;
+	struct ims_hw_its_stats hw;
+	uint32_t per_cpu[IMS_SIM_MAX_CPUS] = { 0 }, devs = 0;
+
+	ims_arm_its_get_stats(m->its, &st);
+	ims__hw_gic_its_stats(m->gic, &hw);
+	if (st.lpis_used != live || st.events_used != live)
+		return ims__error(-EIO, "sim: the ITS has %u LPIs and %u EventIDs in use, the model %u vectors",
+				  st.lpis_used, st.events_used, live);
+	if (st.command_errors || hw.command_errors)
+		return ims__error(-EIO, "sim: the ITS refused %llu commands (the driver counts %llu), last error 0x%x",
+				  (unsigned long long)hw.command_errors,
+				  (unsigned long long)st.command_errors, st.last_error);
+	if (st.commands != hw.commands)
+		return ims__error(-EIO, "sim: the driver sent %llu ITS commands, the ITS ran %llu",
+				  (unsigned long long)st.commands, (unsigned long long)hw.commands);
+	for (uint32_t d = 0; d < m->cfg.devices; d++) {
+		bool any = m->dev_ops->driver_irqs > 0;
+
+		for (uint32_t i = 0; i < sim_vecs_per_dev(m); i++) {
+			struct sim_vec *v = &m->vecs[d * sim_vecs_per_dev(m) + i];
+			int cpu;
+
+			if (!atomic_load(&v->live))
+				continue;
+			any = true;
+			cpu = ims_irq_effective_cpu(m->core, v->irq);
+			if (cpu < 0 || (uint32_t)cpu >= m->cfg.cpus)
+				return ims__error(-EIO, "sim: irq %u has no target CPU (%d)", v->irq, cpu);
+			per_cpu[cpu]++;
+		}
+		devs += any;
+	}
+	if (st.devices != devs)
+		return ims__error(-EIO, "sim: the ITS maps %u DeviceIDs, the model %u devices with vectors",
+				  st.devices, devs);
+	/* The driver's own irqs: on whichever CPU, counted in the total. */
+	if (m->dev_ops->driver_irqs) {
+		uint32_t sum = 0;
+
+		for (uint32_t c = 0; c < m->cfg.cpus; c++)
+			sum += ims_arm_its_cpu_lpis(m->its, c) - per_cpu[c];
+		if (sum != m->cfg.devices * m->dev_ops->driver_irqs)
+			return ims__error(-EIO, "sim: the ITS targets %u LPIs beyond the model's, the drivers hold %u",
+					  sum, m->cfg.devices * m->dev_ops->driver_irqs);
+		return 0;
+	}
+	for (uint32_t c = 0; c < m->cfg.cpus; c++)
+		if (ims_arm_its_cpu_lpis(m->its, c) != per_cpu[c])
+			return ims__error(-EIO, "sim: the ITS targets %u LPIs at CPU %u, the irqs say %u",
+					  ims_arm_its_cpu_lpis(m->its, c), c, per_cpu[c]);
+	return 0;
+}
+
 int ims__sim_check_counts(struct sim_machine *m)
 {
 	uint32_t per_unit[IMS_SIM_MAX_IR_UNITS] = { 0 }, posted[IMS_SIM_MAX_IR_UNITS] = { 0 };
-	uint32_t live = 0;
+	uint32_t live = 0, extra = m->dev_ops->driver_irqs;
 
-	if (ims_x86_vector_check(m->vd))
+	if (m->vd && ims_x86_vector_check(m->vd))
 		return -EIO;
-	for (uint32_t u = 0; u < m->cfg.ir_units; u++)
+	for (uint32_t u = 0; m->remaps[0] && u < m->cfg.ir_units; u++)
 		if (ims_remap_check(m->remaps[u]))
 			return -EIO;
 	for (uint32_t d = 0; d < m->cfg.devices; d++) {
 		uint32_t ims = 0;
 
+		if (m->dev_ops->check && m->dev_ops->check(m->devs[d]))
+			return -EIO;
+		live += extra;
+		per_unit[m->dev_unit[d]] += extra;
 		for (uint32_t i = 0; i < sim_vecs_per_dev(m); i++) {
 			struct sim_vec *v = &m->vecs[d * sim_vecs_per_dev(m) + i];
 
@@ -703,7 +840,13 @@ int ims__sim_check_counts(struct sim_machine *m)
 					  ims_msi_nr_allocated(m->dev_ops->os_device(m->devs[d]),
 							       IMS_MSI_SECONDARY_DOMAIN), ims);
 	}
-	for (uint32_t u = 0; u < m->cfg.ir_units; u++) {
+	if (m->its) {
+		int ret = check_its(m, live);
+
+		if (ret)
+			return ret;
+	}
+	for (uint32_t u = 0; m->remaps[0] && u < m->cfg.ir_units; u++) {
 		struct ims_remap_stats st;
 
 		ims_remap_get_stats(m->remaps[u], &st);
@@ -876,9 +1019,13 @@ static int build_devices(struct sim_machine *m)
 		mv->msix = true;
 		mv->adi = 0;
 		mv->nr = 0;
-		ret = m->dev_ops->create(m, d, m->dev_rid[d], ims_remap_domain(m->remaps[u]), &m->devs[d]);
+		ret = m->dev_ops->create(m, d, m->dev_rid[d],
+					 m->its ? ims_arm_its_irq_domain(m->its) : ims_remap_domain(m->remaps[u]),
+					 &m->devs[d]);
 		if (ret)
 			return ret;
+		if (!m->dev_ops->msix_alloc)
+			continue;
 		irq = m->dev_ops->msix_alloc(m->devs[d]);
 		if (irq < 0)
 			return irq;
@@ -888,6 +1035,58 @@ static int build_devices(struct sim_machine *m)
 			return ret;
 		}
 	}
+	return 0;
+}
+
+/*
+ * The smallest INTID width (14..20 bits) whose LPIs (2^bits - 8192) hold
+ * every vector the devices can have at once.
+ */
+static uint32_t arm_lpi_bits(const struct sim_machine *m)
+{
+	uint64_t need = (uint64_t)m->cfg.devices * sim_vecs_per_dev(m);
+	uint32_t bits = 14;
+
+	while (bits < 20 && (1ull << bits) - 8192 < need)
+		bits++;
+	return bits;
+}
+
+/* An ITT holds every vector one device can have (MSI-X and IMS share it). */
+static uint32_t arm_events_per_device(const struct sim_machine *m)
+{
+	uint32_t n = 2;
+
+	while (n < sim_vecs_per_dev(m))
+		n <<= 1;
+	return n;
+}
+
+/*
+ * arm: the GIC (one ITS, a redistributor and CPU interface per CPU) and
+ * the ITS driver programming it as an OS does at boot; devices write to
+ * GITS_TRANSLATER through the GIC's sink. No vector domain, no remapping
+ * units, no guests.
+ */
+static int build_arm(struct sim_machine *m)
+{
+	uint32_t bits = arm_lpi_bits(m);
+	struct ims_hw_gic_params gp = { .nr_cpus = m->cfg.cpus, .its_base = SIM_ITS_BASE,
+					.lpi_bits = (uint8_t)bits };
+	struct ims_arm_its_config ic = { .nr_cpus = m->cfg.cpus, .its_base = SIM_ITS_BASE,
+					 .events_per_device = arm_events_per_device(m), .lpi_bits = bits,
+					 .ops = &ims__hw_gic_ops };
+	int ret;
+
+	ret = ims__hw_gic_create(&gp, &m->gic);
+	if (ret)
+		return ret;
+	ic.ctx = m->gic;
+	ret = ims_arm_its_create(m->core, &ic, &m->its);
+	if (ret)
+		return ret;
+	m->its->debug_no_inv = m->bug == SIM_BUG_ITS_NO_INV;
+	ims__hw_gic_msi_sink(m->gic, &m->gic_sink);
 	return 0;
 }
 
@@ -902,8 +1101,15 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 	if (!m)
 		return -ENOMEM;
 	m->cfg = *cfg;
+	if (cfg->arch == IMS_SIM_ARCH_ARM) {	/* no posted delivery without a GICv4 model */
+		m->cfg.guests = 0;
+		m->cfg.vcpus = 0;
+		m->cfg.posted_percent = 0;
+	}
+	if (cfg->device == IMS_SIM_DEVICE_ACCEL)
+		m->cfg.posted_percent = 0;
 	m->bug = bug;
-	m->dev_ops = &ims__simdev_ops;	/* the reference accelerator will plug in here */
+	m->dev_ops = cfg->device == IMS_SIM_DEVICE_ACCEL ? &ims__acceldev_ops : &ims__simdev_ops;
 	ims__spin_init(&m->violation_lock);
 	ims__spin_init(&m->kvm_isr_lock);
 	m->nr_vecs = cfg->devices * sim_vecs_per_dev(m);
@@ -924,8 +1130,13 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 		uint32_t next_bus[IMS_SIM_MAX_IR_UNITS] = { 0 };
 
 		for (uint32_t d = 0; d < cfg->devices; d++) {
-			uint32_t u = cfg->device_unit ? cfg->device_unit[d] : d % cfg->ir_units;
+			uint32_t u;
 
+			if (cfg->arch == IMS_SIM_ARCH_ARM) {	/* bus d + 1: the DeviceID */
+				m->dev_rid[d] = (uint16_t)((d + 1) << 8);
+				continue;
+			}
+			u = cfg->device_unit ? cfg->device_unit[d] : d % cfg->ir_units;
 			m->dev_unit[d] = u;
 			m->dev_rid[d] = (uint16_t)((u * 16 + ++next_bus[u]) << 8);
 		}
@@ -942,6 +1153,17 @@ int ims__sim_machine_create(const struct ims_sim_config *cfg, enum sim_bug bug, 
 	ret = ims_irq_core_create(&cc, &m->core);
 	if (ret)
 		goto fail;
+	if (cfg->arch == IMS_SIM_ARCH_ARM) {
+		ret = build_arm(m);
+		if (!ret)
+			ret = ims__dma_create(&m->dma);
+		if (!ret)
+			ret = build_devices(m);
+		if (ret)
+			goto fail;
+		*out = m;
+		return 0;
+	}
 	if (cfg->backend == IMS_SIM_BACKEND_KVM) {
 		m->kvm_isr = ims__calloc((size_t)cfg->cpus * 4, sizeof(uint64_t), "sim_kvm_isr");
 		if (!m->kvm_isr) {
@@ -1013,6 +1235,9 @@ void ims__sim_machine_destroy(struct sim_machine *m)
 		}
 		m->dev_ops->destroy(m->devs[d]);
 	}
+	if (m->its && ims_arm_its_destroy(m->its))
+		ims__warn("sim: the ITS driver still has irqs at teardown");
+	ims__hw_gic_destroy(m->gic);
 	for (uint32_t u = 0; m->units && m->remaps && u < cfg->ir_units; u++) {
 		if (m->remaps[u] && ims_remap_destroy(m->remaps[u]))
 			ims__warn("sim: remapping driver %u still busy at teardown", u);

@@ -17,6 +17,7 @@
 #ifndef IMS_BACKEND_SIM_MACHINE_H
 #define IMS_BACKEND_SIM_MACHINE_H
 
+#include <ims/arm.h>
 #include <ims/msi.h>
 #include <ims/remap.h>
 #include <ims/sim.h>
@@ -24,6 +25,7 @@
 #include <stdatomic.h>
 
 #include "hw/apic_bus.h"
+#include "hw/arm/gic.h"
 #include "hw/bus.h"
 #include "hw/dma.h"
 #include "hw/iommu/remap_unit.h"
@@ -36,6 +38,7 @@ struct sim_device;
 #define SIM_PI_VECTOR		0xf2	/* posted-interrupt notification (system vector) */
 #define SIM_GUEST_FIRST_VECTOR	0x20
 #define SIM_NO_GUEST		UINT32_MAX
+#define SIM_ITS_BASE		0x08080000ull	/* the ITS frame (arm) */
 
 /* Test-only bugs the checker must catch (tests/unit/test_sim.c). */
 enum sim_bug {
@@ -49,6 +52,10 @@ enum sim_bug {
 					 * unit's entry cache */
 	SIM_BUG_VECTOR_REUSE,	/* the vector domain frees a host vector the APIC
 				 * still holds an interrupt for, so it is reused early */
+	SIM_BUG_ACCEL_WRONG_VECTOR, /* the accelerator's descriptors name the
+				 * neighbouring vector's completion interrupt */
+	SIM_BUG_ITS_NO_INV,	/* arm: the ITS driver skips INV after changing an
+				 * LPI's configuration (the cache never sees it) */
 };
 
 /* The checker's record of one vector (an IMS vector of an ADI, or MSI-X). */
@@ -106,24 +113,38 @@ struct sim_guest {
 /*
  * What the machine needs from a device model and its driver. The machine
  * creates a device on a requester id behind a remapping unit and reaches it
- * through these operations only; the simple IMS device of simdev.c is one,
- * the reference accelerator will be another.
+ * through these operations only: the simple IMS device of simdev.c, or
+ * the reference accelerator and its driver (acceldev.c).
  */
 struct sim_device_ops {
 	const char *name;
+	/*
+	 * The driver requests and frees its ADI vectors' handlers itself and
+	 * reports every completion its handlers find through
+	 * ims__sim_completed(): the machine requests no handler, and each
+	 * raise (a descriptor submitted) is answered by exactly one
+	 * completion. ADIs of such a device are not posted to guests (a
+	 * guest would need its own driver to find the completions).
+	 */
+	bool driver_handlers;
+	/* Irqs the driver holds for itself per device (not in the model). */
+	uint32_t driver_irqs;
 	/* Hardware and driver: config space, BARs, MSI-X, IMS storage; probe;
 	 * the ims_device with its MSI-X and IMS domains. All or nothing. */
 	int (*create)(struct sim_machine *m, uint32_t idx, uint16_t rid,
 		      struct ims_irq_domain *msi_parent, struct sim_device **out);
 	void (*destroy)(struct sim_device *d);
 	struct ims_device *(*os_device)(struct sim_device *d);
-	/* An ADI: n IMS vectors as one group carrying pasid; maps get them. */
-	int (*adi_create)(struct sim_device *d, uint32_t n, uint32_t pasid, struct ims_msi_map *maps);
+	/* An ADI: n IMS vectors as one group carrying pasid; maps get them;
+	 * recs are the model's records of its vectors (recs[0].adi its slot). */
+	int (*adi_create)(struct sim_device *d, uint32_t n, uint32_t pasid, struct ims_msi_map *maps,
+			  struct sim_vec *recs);
 	int (*adi_destroy)(struct sim_device *d, int group);
-	/* Work done: the ADI (pasid) raises IMS slot, or MSI-X entry. */
-	int (*fire_ims)(struct sim_device *d, uint32_t slot, uint32_t pasid);
+	/* Work: the ADI (pasid) raises v's IMS slot (or submits a descriptor
+	 * whose completion will), or the device its MSI-X entry. */
+	int (*fire_ims)(struct sim_device *d, const struct sim_vec *v, uint32_t pasid);
 	int (*fire_msix)(struct sim_device *d, uint32_t entry);
-	/* An MSI-X vector for the device itself (error, misc), at entry 0. */
+	/* Optional: an MSI-X vector for the machine's model, at entry 0. */
 	int (*msix_alloc)(struct sim_device *d);
 	/* Slots held pending (masked) now; latched and sent so far. */
 	bool (*ims_pending)(struct sim_device *d, uint32_t slot);
@@ -135,16 +156,33 @@ struct sim_device_ops {
 	 * so the checker counts them. The simple device has none.
 	 */
 	void (*step)(struct sim_device *d, uint64_t step);
+	/* Optional: complete every queued piece of work (before a drain). */
+	void (*flush)(struct sim_device *d);
+	/* Optional: the driver's own recount; 0 if it agrees. */
+	int (*check)(struct sim_device *d);
+	/* Optional, threaded mode: the device completes work on a thread of
+	 * its own from start until stop (which joins it). */
+	int (*start)(struct sim_device *d);
+	void (*stop)(struct sim_device *d);
 };
 
 extern const struct sim_device_ops ims__simdev_ops;
+extern const struct sim_device_ops ims__acceldev_ops;
 
 struct sim_machine {
 	struct ims_sim_config cfg;
 	enum sim_bug bug;
 	const struct sim_device_ops *dev_ops;	/* every device's model and driver */
 	struct ims_irq_core *core;
+	/*
+	 * x86: the vector domain over the APICs, remapping units in front.
+	 * arm: a GICv3 (ITS, redistributors) and its driver, the MSI parent
+	 * of every device; vd, bus, kvm, units and remaps stay NULL.
+	 */
 	struct ims_x86_vector_domain *vd;
+	struct ims_hw_gic *gic;
+	struct ims_arm_its *its;
+	struct ims_hw_msi_sink gic_sink;	/* GITS_TRANSLATER */
 	uint32_t *apic_ids;
 	/* backend: exactly one of bus and kvm */
 	struct ims_hw_apic_bus *bus;
@@ -206,6 +244,8 @@ uint64_t ims__sim_drain(struct sim_machine *m);
 int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_fire(struct sim_machine *m, struct sim_vec *v);
+/* A driver_handlers device's handler found one completion of v. */
+void ims__sim_completed(struct sim_machine *m, struct sim_vec *v);
 /* The same from a device thread: nothing if the vector is being freed. */
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_disable(struct sim_machine *m, struct sim_vec *v);
@@ -234,6 +274,11 @@ int ims__sim_quiesce_check(struct sim_machine *m, uint64_t *pending);
 static inline struct sim_adi *sim_adi_at(struct sim_machine *m, uint32_t dev, uint32_t slot)
 {
 	return &m->adis[dev * m->cfg.adis + slot];
+}
+
+static inline bool sim_is_arm(const struct sim_machine *m)
+{
+	return m->cfg.arch == IMS_SIM_ARCH_ARM;
 }
 
 static inline uint32_t sim_vecs_per_dev(const struct sim_machine *m)

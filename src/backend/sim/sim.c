@@ -63,7 +63,8 @@ static void op_weights(const struct ims_sim_config *cfg, uint32_t w[OP_NR])
 		w[OP_VCPU_SCHED] = 0;
 		w[OP_GUEST_MSIX] = 0;
 	}
-	if (cfg->cpus < 2)
+	/* CPU hotplug is modelled by the x86 vector domain only. */
+	if (cfg->cpus < 2 || cfg->arch == IMS_SIM_ARCH_ARM)
 		w[OP_CPU_OFF] = w[OP_CPU_ON] = 0;
 }
 
@@ -105,7 +106,8 @@ static struct sim_vec *pick_vec(struct sim_machine *m, uint32_t dev, uint32_t a,
 	uint32_t vpd = sim_vecs_per_dev(m);
 	int s;
 
-	if (c % 16 == 0)
+	/* (A device whose driver keeps MSI-X to itself has no MSI-X record.) */
+	if (c % 16 == 0 && atomic_load(&m->vecs[dev * vpd + vpd - 1].live))
 		return &m->vecs[dev * vpd + vpd - 1];
 	s = find_adi(m, dev, a, true, -1);
 	if (s < 0)
@@ -295,6 +297,35 @@ static void text_add(struct run_ctx *rc, const char *line)
 	rc->text[rc->text_len] = 0;
 }
 
+/* Remapping faults (x86), or messages the ITS could not translate (arm). */
+static uint64_t sim_faults(struct sim_machine *m)
+{
+	struct ims_hw_its_stats st;
+
+	if (!m->gic)
+		return atomic_load(&m->fabric_faults);
+	ims__hw_gic_its_stats(m->gic, &st);
+	return st.faults;
+}
+
+/* Entries the MSI parent holds in unit u: IRTEs, or on arm the LPIs (unit 0). */
+static uint32_t parent_entries(struct sim_machine *m, uint32_t u)
+{
+	if (m->its) {
+		struct ims_arm_its_stats st;
+
+		if (u)
+			return 0;
+		ims_arm_its_get_stats(m->its, &st);
+		return st.lpis_used;
+	} else {
+		struct ims_remap_stats st;
+
+		ims_remap_get_stats(m->remaps[u], &st);
+		return st.allocated;
+	}
+}
+
 static void sample_series(struct sim_machine *m, struct ims_sim_result *res, uint32_t point,
 			  uint64_t *last_adi, uint64_t *last_faults)
 {
@@ -311,20 +342,16 @@ static void sample_series(struct sim_machine *m, struct ims_sim_result *res, uin
 		if (cpu[c] > res->max_vectors_used_per_cpu)
 			res->max_vectors_used_per_cpu = (uint32_t)cpu[c];
 	}
-	for (uint32_t u = 0; u < m->cfg.ir_units; u++) {
-		struct ims_remap_stats st;
-
-		ims_remap_get_stats(m->remaps[u], &st);
-		res->irtes_per_unit.v[u * IMS_SIM_SERIES_BUCKETS + point] = st.allocated;
-	}
+	for (uint32_t u = 0; u < m->cfg.ir_units; u++)
+		res->irtes_per_unit.v[u * IMS_SIM_SERIES_BUCKETS + point] = parent_entries(m, u);
 	for (uint32_t i = 0; i < nadi; i++) {
 		uint64_t r = atomic_load(&m->adi_runs[i]);
 
 		res->irqs_per_adi.v[i * IMS_SIM_SERIES_BUCKETS + point] = r - last_adi[i];
 		last_adi[i] = r;
 	}
-	res->faults_series.v[point] = atomic_load(&m->fabric_faults) - *last_faults;
-	*last_faults = atomic_load(&m->fabric_faults);
+	res->faults_series.v[point] = sim_faults(m) - *last_faults;
+	*last_faults = sim_faults(m);
 	res->vectors_per_cpu.points = res->irtes_per_unit.points = res->irqs_per_adi.points =
 		res->faults_series.points = point + 1;
 	free(cpu);
@@ -343,12 +370,8 @@ static void peaks(struct sim_machine *m, struct ims_sim_result *res)
 		free(cpu);
 	}
 
-	for (uint32_t u = 0; u < m->cfg.ir_units; u++) {
-		struct ims_remap_stats st;
-
-		ims_remap_get_stats(m->remaps[u], &st);
-		irtes += st.allocated;
-	}
+	for (uint32_t u = 0; u < m->cfg.ir_units; u++)
+		irtes += parent_entries(m, u);
 	for (uint32_t d = 0; d < m->cfg.devices; d++)
 		ims += ims_msi_nr_allocated(m->dev_ops->os_device(m->devs[d]), IMS_MSI_SECONDARY_DOMAIN);
 	if (irtes > res->irtes_used)
@@ -405,16 +428,23 @@ static int take_rows(struct sim_machine *m, struct ims_sim_result *res)
 
 static void finish_counts(struct sim_machine *m, struct ims_sim_result *res)
 {
-	struct ims_x86_vector_stats vs;
+	struct ims_x86_vector_stats vs = { 0 };
 
-	ims_x86_vector_get_stats(m->vd, &vs);
+	if (m->vd) {
+		ims_x86_vector_get_stats(m->vd, &vs);
+	} else {
+		struct ims_arm_its_stats st;
+
+		ims_arm_its_get_stats(m->its, &st);
+		vs.spurious = st.spurious;
+	}
 	res->fired = atomic_load(&m->fired);
 	res->delivered = atomic_load(&m->delivered);
 	res->delivered_guest = atomic_load(&m->delivered_guest);
 	res->misdelivered = atomic_load(&m->misdelivered);
 	res->after_free = atomic_load(&m->after_free);
 	res->cross_guest = atomic_load(&m->cross_guest);
-	res->faults = atomic_load(&m->fabric_faults);
+	res->faults = sim_faults(m);
 	res->spurious = vs.spurious;
 	res->kvm_irqfd_fires = m->route_fires;
 	/*
@@ -712,7 +742,8 @@ static void *control_thread(void *arg)
 				ims__sim_adi_destroy(m, dev, slot);
 			break;
 		case 5:
-			if (v->msix || !m->cfg.guests || !sim_adi_at(m, dev, slot)->live)
+			if (v->msix || !m->cfg.guests || m->dev_ops->driver_handlers ||
+			    !sim_adi_at(m, dev, slot)->live)
 				break;
 			if (sim_adi_at(m, dev, slot)->guest == SIM_NO_GUEST)
 				ims__sim_adi_post(m, dev, slot, (uint32_t)(x >> 32), (uint32_t)(x >> 48));
@@ -763,6 +794,14 @@ static int run_threaded(const struct ims_sim_config *cfg, struct ims_sim_result 
 		for (uint32_t a = 0; a < cfg->adis; a++)
 			ims__sim_adi_create(m, d, a);	/* as many as fit */
 	peaks(m, res);
+	for (i = 0; m->dev_ops->start && i < cfg->devices; i++) {
+		ret = m->dev_ops->start(m->devs[i]);
+		if (ret) {
+			while (i--)
+				m->dev_ops->stop(m->devs[i]);
+			goto out;
+		}
+	}
 	for (i = 0; i < nr_dev + nr_cpu + 1; i++) {
 		struct thr *t = &th[i];
 		void *(*fn)(void *);
@@ -791,6 +830,9 @@ static int run_threaded(const struct ims_sim_config *cfg, struct ims_sim_result 
 	for (i = 0; i < started; i++)
 		if (i < nr_dev || i == nr_dev + nr_cpu)
 			pthread_join(tid[i], NULL);
+	/* The devices' own threads stop (queued work is then completed by the drain). */
+	for (uint32_t d = 0; m->dev_ops->stop && d < cfg->devices; d++)
+		m->dev_ops->stop(m->devs[d]);
 	atomic_store(&stop, true);
 	for (i = nr_dev; i < nr_dev + nr_cpu && i < started; i++)
 		pthread_join(tid[i], NULL);
@@ -863,7 +905,7 @@ IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg)
 	RANGE(cpus, 1, IMS_SIM_MAX_CPUS);
 	RANGE(ir_units, 1, IMS_SIM_MAX_IR_UNITS);
 	RANGE(devices, 1, IMS_SIM_MAX_DEVICES);
-	if (cfg->devices > 15 * cfg->ir_units)
+	if (cfg->arch == IMS_SIM_ARCH_X86 && cfg->devices > 15 * cfg->ir_units)
 		return ims__error(-EINVAL, "sim: %u devices do not fit behind %u remapping units (15 per unit)",
 				  cfg->devices, cfg->ir_units);
 	if (cfg->apic_ids)
@@ -876,7 +918,7 @@ IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg)
 					return ims__error(-EINVAL, "sim: CPUs %u and %u both have APIC ID %u", j,
 							  i, cfg->apic_ids[i]);
 		}
-	if (cfg->device_unit) {
+	if (cfg->device_unit && cfg->arch == IMS_SIM_ARCH_X86) {
 		uint32_t per[IMS_SIM_MAX_IR_UNITS] = { 0 };
 
 		for (uint32_t d = 0; d < cfg->devices; d++) {
@@ -919,15 +961,12 @@ IMS_API int ims_sim_config_validate(const struct ims_sim_config *cfg)
 		return ims__error(-EOPNOTSUPP, "sim: threaded mode runs on the sim backend only");
 	if (cfg->threads && cfg->fault_rate)
 		return ims__error(-EOPNOTSUPP, "sim: fault_rate needs deterministic mode (threads 0)");
-	if (cfg->arch == IMS_SIM_ARCH_ARM)
-		return ims__error(-EOPNOTSUPP, "sim: arch arm is not available yet: the ARM machine "
-				  "has not landed; use arch x86");
-	if (cfg->arch != IMS_SIM_ARCH_X86)
+	if (cfg->arch == IMS_SIM_ARCH_ARM && cfg->backend == IMS_SIM_BACKEND_KVM)
+		return ims__error(-EOPNOTSUPP, "sim: backend kvm is x86 only (it delivers into KVM's "
+				  "in-kernel local APICs); arch arm runs on backend sim");
+	if (cfg->arch != IMS_SIM_ARCH_X86 && cfg->arch != IMS_SIM_ARCH_ARM)
 		return ims__error(-EINVAL, "sim: arch %d is neither x86 nor arm", (int)cfg->arch);
-	if (cfg->device == IMS_SIM_DEVICE_ACCEL)
-		return ims__error(-EOPNOTSUPP, "sim: device accel is not available yet: the "
-				  "accelerator is not plugged into the machine; use device simple");
-	if (cfg->device != IMS_SIM_DEVICE_SIMPLE)
+	if (cfg->device != IMS_SIM_DEVICE_SIMPLE && cfg->device != IMS_SIM_DEVICE_ACCEL)
 		return ims__error(-EINVAL, "sim: device %d is neither simple nor accel", (int)cfg->device);
 	return 0;
 }
@@ -946,6 +985,12 @@ static void normalize(struct ims_sim_config *c)
 		c->ims_slots = 2048;
 	if (!c->msix_vectors)
 		c->msix_vectors = 9;
+	if (c->arch == IMS_SIM_ARCH_ARM) {	/* host delivery only (docs/sim.md) */
+		c->guests = 0;
+		c->posted_percent = 0;
+	}
+	if (c->device == IMS_SIM_DEVICE_ACCEL)	/* its ADIs stay on the host */
+		c->posted_percent = 0;
 	if (!c->guests)
 		c->vcpus = 0;
 }

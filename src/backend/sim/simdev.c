@@ -12,8 +12,8 @@
  * PASID enable and the PASID in their control word, and the ADI signals
  * them with that PASID, so the array refuses any other ADI's signal.
  *
- * This stands in for the reference accelerator and its driver until they
- * land; both plug into the machine through struct sim_device_ops.
+ * It is the machine's default device; the reference accelerator and its
+ * driver (acceldev.c) plug in the same way, through struct sim_device_ops.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -361,10 +361,12 @@ static struct ims_device *simdev_os_device(struct sim_device *d)
 	return d->dev;
 }
 
-static int simdev_adi_create(struct sim_device *d, uint32_t n, uint32_t pasid, struct ims_msi_map *maps)
+static int simdev_adi_create(struct sim_device *d, uint32_t n, uint32_t pasid, struct ims_msi_map *maps,
+			     struct sim_vec *recs)
 {
 	union ims_msi_cookie c = { .value = pasid };
 
+	(void)recs;
 	return ims_msi_alloc_group(d->dev, IMS_MSI_SECONDARY_DOMAIN, n, NULL, c, maps);
 }
 
@@ -373,9 +375,9 @@ static int simdev_adi_destroy(struct sim_device *d, int group)
 	return ims_msi_free_group(d->dev, IMS_MSI_SECONDARY_DOMAIN, group);
 }
 
-static int simdev_fire_ims(struct sim_device *d, uint32_t slot, uint32_t pasid)
+static int simdev_fire_ims(struct sim_device *d, const struct sim_vec *v, uint32_t pasid)
 {
-	return ims__hw_ims_array_signal(d->ims, slot, pasid != 0, pasid);
+	return ims__hw_ims_array_signal(d->ims, v->index, pasid != 0, pasid);
 }
 
 static int simdev_fire_msix(struct sim_device *d, uint32_t entry)
