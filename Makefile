@@ -143,6 +143,7 @@ tests-build: $(TEST_BINS) $(IMSCTL)
 
 test: tests-build
 	@scripts/check-exports $(SHARED)
+	@$(if $(filter debug,$(BUILD)),scripts/check-fault-coverage,true)
 	@$(if $(filter debug,$(BUILD)),$(MAKE) --no-print-directory fuzz-smoke,true)
 	@scripts/run-tests $(O) $(TEST_BINS) -- tests/cli
 
