@@ -1,6 +1,7 @@
 /*
  * The soak run of the simulated machine: deterministic runs at several
- * seeds, then threaded runs (CPU, device and control threads) for a while,
+ * seeds (every other one with an allocation failing now and then), then
+ * threaded runs (CPU, device and control threads) for a while,
  * every one with the invariant checker on and the library's recounts every
  * 256 steps; prints steps and violations and fails on any violation.
  *
@@ -38,6 +39,8 @@ static void config(struct ims_sim_config *cfg, uint64_t seed, uint64_t steps, ui
 }
 
 /* One run; 0 if it kept every invariant. Adds to the totals. */
+static uint64_t injected;
+
 static int run(const struct ims_sim_config *cfg, uint64_t *steps, uint64_t *fired, uint64_t *violations)
 {
 	struct ims_sim_result res;
@@ -53,6 +56,7 @@ static int run(const struct ims_sim_config *cfg, uint64_t *steps, uint64_t *fire
 	*steps += res.steps;
 	*fired += res.fired;
 	*violations += res.invariant_violations;
+	injected += res.injected_faults;
 	if (res.invariant_violations) {
 		fprintf(stderr, "soak: seed %llu: %s at step %llu: %s\n%s", (unsigned long long)cfg->seed,
 			ims_sim_violation_name(res.violation), (unsigned long long)res.violation_step,
@@ -83,12 +87,15 @@ int main(int argc, char **argv)
 
 	for (uint64_t s = 1; s <= seeds; s++) {
 		config(&cfg, 1000 + s, steps, 0);
+		/* Every other seed with allocations failing now and then. */
+		cfg.fault_rate = s % 2 ? 0 : 1000;
 		ret |= run(&cfg, &det_steps, &fired, &violations);
 	}
 	if (seeds)
 		printf("soak: deterministic: %llu seeds x %llu steps = %llu steps, %llu interrupts raised, "
-		       "%llu invariant violations\n", (unsigned long long)seeds, (unsigned long long)steps,
-		       (unsigned long long)det_steps, (unsigned long long)fired,
+		       "%llu allocations failed on purpose, %llu invariant violations\n",
+		       (unsigned long long)seeds, (unsigned long long)steps, (unsigned long long)det_steps,
+		       (unsigned long long)fired, (unsigned long long)injected,
 		       (unsigned long long)violations);
 
 	/* Threaded: runs of 20,000 interrupts (small: 2 CPUs) until the time is up. */

@@ -521,7 +521,7 @@ static void undo_offline(void *c)
 /*
  * Taking a CPU offline moves vector after vector; a failure part way
  * leaves those already moved where they went (each move is whole) and the
- * CPU online. The recounts must agree, and no vector may stay on CPU 2.
+ * CPU online. The recounts must agree.
  */
 static int check_offline(void *c)
 {
