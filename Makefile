@@ -4,6 +4,7 @@
 #   make test            build and run every test
 #   make sanitize        every test under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan            the concurrent tests (*_mt) under ThreadSanitizer
+#   make soak            10^7 simulation steps at 4 seeds, 60 s threaded under TSan
 #   make demo            run the demo
 #   make install PREFIX=/usr/local
 #
@@ -63,8 +64,9 @@ TOOL_OBJS := $(TOOL_SRCS:%.c=$(O)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/*.c))
 API_SRCS  := $(sort $(wildcard tests/api/*.c))
 STRESS_SRCS := $(sort $(wildcard tests/stress/*.c))
+SOAK    := $(O)/tests/soak/soak
 TEST_BINS := $(UNIT_SRCS:%.c=$(O)/%) $(API_SRCS:%.c=$(O)/%) $(STRESS_SRCS:%.c=$(O)/%) \
-             $(O)/tests/api_symbols
+             $(O)/tests/api_symbols $(SOAK)
 MT_BINS   := $(filter %_mt,$(TEST_BINS))
 TEST_HELPER_SRCS := $(sort $(wildcard tests/helpers/*.c))
 TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(O)/%.o)
@@ -74,7 +76,7 @@ SHARED := $(O)/libims.so.0
 IMSCTL := $(O)/imsctl
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all lib test sanitize tsan demo install clean deps check-deps tests-build fmt fuzz fuzz-run fuzz-smoke tsan-run
+.PHONY: all lib test soak sanitize tsan demo install clean deps check-deps tests-build fmt fuzz fuzz-run fuzz-smoke tsan-run
 all: $(STATIC) $(SHARED) $(IMSCTL)
 lib: $(STATIC) $(SHARED)
 
@@ -113,6 +115,19 @@ $(O)/tests/unit/%: tests/unit/%.c $(STATIC) $(TEST_HELPER_OBJS)
 $(O)/tests/stress/%: tests/stress/%.c $(STATIC) $(TEST_HELPER_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)$(TEST_CC)
+# The soak program: public headers only. Without arguments (in `make test`)
+# it runs a few seconds; `make soak` runs it long, and threaded under TSan.
+$(SOAK): tests/soak/soak.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(STATIC) $(ALL_LDFLAGS) $(LIBS)
+SOAK_STEPS ?= 10000000
+SOAK_SEEDS ?= 4
+SOAK_SECONDS ?= 60
+soak:
+	@$(MAKE) --no-print-directory BUILD=release build/release/tests/soak/soak
+	build/release/tests/soak/soak $(SOAK_STEPS) $(SOAK_SEEDS) 0
+	@$(MAKE) --no-print-directory BUILD=tsan CC=$(SAN_CC) build/tsan/tests/soak/soak
+	TSAN_OPTIONS="halt_on_error=1" build/tsan/tests/soak/soak 0 0 $(SOAK_SECONDS)
 
 # API tests see only include/ and link the shared library: every symbol they
 # use must be exported.
@@ -128,6 +143,7 @@ tests-build: $(TEST_BINS) $(IMSCTL)
 
 test: tests-build
 	@scripts/check-exports $(SHARED)
+	@$(if $(filter debug,$(BUILD)),scripts/check-fault-coverage,true)
 	@$(if $(filter debug,$(BUILD)),$(MAKE) --no-print-directory fuzz-smoke,true)
 	@IMSCTL=$(IMSCTL) scripts/run-tests $(O) $(TEST_BINS) tests/report/run -- tests/cli
 

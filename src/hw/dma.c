@@ -109,8 +109,10 @@ int ims__dma_unregister(struct ims_hw_dma *dma, void *host)
 	}
 	if (old->nr > 1) {
 		/* Shrinking must not fail: a region that cannot be removed
-		 * would stay reachable by hardware after its memory is freed. */
-		new = ims__zalloc(set_size(old->nr - 1), "dma_region");
+		 * would stay reachable by hardware after its memory is freed
+		 * (callers free it whatever this returns), so it is no fault
+		 * point. */
+		new = ims__zalloc_nofault(set_size(old->nr - 1), "dma_region");
 		if (!new) {
 			ims__mutex_unlock(&dma->lock);
 			return -ENOMEM;

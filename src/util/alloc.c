@@ -31,12 +31,17 @@ static void account(size_t size, int sign)
 
 void *ims__zalloc(size_t size, const char *point)
 {
-	void *p;
-
 	if (ims__fault(point)) {
 		ims__error(-ENOMEM, "%s: out of memory (injected)", point);
 		return NULL;
 	}
+	return ims__zalloc_nofault(size, point);
+}
+
+void *ims__zalloc_nofault(size_t size, const char *point)
+{
+	void *p;
+
 	p = calloc(1, size ? size : 1);
 	if (!p) {
 		ims__error(-ENOMEM, "%s: out of memory (%zu bytes)", point, size);

@@ -13,6 +13,13 @@
 
 /* Zeroed allocation; NULL on failure (real or injected) with a message set. */
 void *ims__zalloc(size_t size, const char *point);
+/*
+ * The same without a fault point, for the few paths that must not fail
+ * (taking a region away from hardware before its memory is freed): an
+ * injected failure there could only be ignored, which would leave hardware
+ * a way to reach freed memory. A real out-of-memory still returns NULL.
+ */
+void *ims__zalloc_nofault(size_t size, const char *point);
 /* Zeroed array allocation with overflow check. */
 void *ims__calloc(size_t n, size_t size, const char *point);
 /* Resize; on failure the old block is untouched and NULL is returned. */

@@ -103,6 +103,15 @@ int am_create(struct accel_machine *m, uint32_t nr_cpus, struct ims_hw_accel_par
 	      uint32_t ir_flags)
 {
 	struct ims_irq_core_config cc = { .nr_cpus = nr_cpus };
+
+	return am_create_core(m, &cc, p, ir_flags);
+}
+
+int am_create_core(struct accel_machine *m, const struct ims_irq_core_config *core_cfg,
+		   struct ims_hw_accel_params *p, uint32_t ir_flags)
+{
+	struct ims_irq_core_config cc = *core_cfg;
+	uint32_t nr_cpus = cc.nr_cpus;
 	struct ims_x86_vector_config vc = { .nr_cpus = nr_cpus, .apic = &ims__apic_bus_reg_ops };
 	struct ims_hw_ir_unit_config uc = { .name = "dmar0", .rid_first = 0, .rid_last = 0xffff,
 					    .flags = ir_flags };

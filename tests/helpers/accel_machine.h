@@ -48,6 +48,9 @@ struct accel_machine {
 /* p->rid and p->mem are filled in; ir_flags are IMS_HW_IR_* of the unit. */
 int am_create(struct accel_machine *m, uint32_t nr_cpus, struct ims_hw_accel_params *p,
 	      uint32_t ir_flags);
+/* The x86 machine with the interrupt core configured as given (storms). */
+int am_create_core(struct accel_machine *m, const struct ims_irq_core_config *core_cfg,
+		   struct ims_hw_accel_params *p, uint32_t ir_flags);
 /* The same on either platform (ir_flags apply to x86 only). */
 int am_create_arch(struct accel_machine *m, enum am_arch arch, uint32_t nr_cpus,
 		   struct ims_hw_accel_params *p, uint32_t ir_flags);
