@@ -15,6 +15,7 @@
 #include <ims/sim.h>
 #include <ims/x86.h>
 #include <ims/arm.h>
+#include <ims/bench.h>
 #include <ims/ims_chip.h>
 #include <ims/accel.h>
 

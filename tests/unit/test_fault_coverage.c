@@ -657,12 +657,30 @@ static int op_demo(void *c)
 	return ret;
 }
 
+static void bench_result(const struct ims_bench_result *r, void *ctx)
+{
+	(void)r;
+	(void)ctx;
+}
+
+/*
+ * The cheapest benchmark: it builds (and must give back) two matrices.
+ * The others build whole machines, whose construction the lifecycles
+ * above already fail at every point.
+ */
+static int op_bench(void *c)
+{
+	(void)c;
+	return ims_bench_run("matrix", 1, bench_result, NULL);
+}
+
 static void lifecycles(void **state)
 {
 	const struct fail_nth_ops x86 = { op_x86_machine, NULL, check_nothing_left, NULL };
 	const struct fail_nth_ops arm = { op_arm_machine, NULL, check_nothing_left, NULL };
 	const struct fail_nth_ops sim = { op_sim, NULL, check_nothing_left, NULL };
 	const struct fail_nth_ops demo = { op_demo, NULL, check_nothing_left, NULL };
+	const struct fail_nth_ops bench = { op_bench, NULL, check_nothing_left, NULL };
 	struct fail_nth_result r;
 	struct {
 		const char *what;
@@ -672,6 +690,7 @@ static void lifecycles(void **state)
 		{ "ARM machine, probe, ADI, teardown", &arm },
 		{ "ims_sim_run (200 steps)", &sim },
 		{ "ims_sim_demo", &demo },
+		{ "ims_bench_run (matrix)", &bench },
 	};
 
 	(void)state;
@@ -817,6 +836,8 @@ static const char *const allocating[] = {
 	/* lifecycles: constructors of whole layers */
 	"ims_irq_core_create", "ims_x86_vector_domain_create", "ims_remap_create",
 	"ims_arm_its_create", "ims_sim_run", "ims_sim_demo",
+	/* lifecycles: the benchmarks build machines of their own */
+	"ims_bench_run",
 };
 
 /*

@@ -1,0 +1,61 @@
+/*
+ * The benchmarks through the public header and the shared library: each
+ * reports a positive median with its unit and, where it has one, its
+ * baseline and ratio; bad arguments are refused. No figure is asserted.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <ims/ims.h>
+
+static unsigned int seen;
+
+static void check_result(const struct ims_bench_result *r, void *ctx)
+{
+	(void)ctx;
+	assert_non_null(r->name);
+	assert_non_null(r->what);
+	assert_non_null(r->unit);
+	assert_true(r->median > 0);
+	assert_true(r->runs >= 1);
+	if (r->baseline) {
+		assert_true(r->baseline_median > 0);
+		assert_true(r->ratio > 0);
+	}
+	seen++;
+}
+
+static void benchmarks_report_medians_and_ratios(void **state)
+{
+	(void)state;
+	seen = 0;
+	assert_int_equal(ims_bench_run("matrix", 1, check_result, NULL), 0);
+	assert_int_equal(seen, 1);
+	assert_int_equal(ims_bench_run("memory", 1, check_result, NULL), 0);
+	assert_int_equal(seen, 2);
+	assert_int_equal(ims_bench_run("no such benchmark", 1, check_result, NULL), 0);
+	assert_int_equal(seen, 2);
+}
+
+static void bad_arguments_are_refused(void **state)
+{
+	(void)state;
+	assert_int_equal(ims_bench_run(NULL, 1, NULL, NULL), -EINVAL);
+	assert_non_null(strstr(ims_last_error(), "callback"));
+	assert_int_equal(ims_bench_run(NULL, 65, check_result, NULL), -EINVAL);
+	assert_non_null(strstr(ims_last_error(), "runs"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(benchmarks_report_medians_and_ratios),
+		cmocka_unit_test(bad_arguments_are_refused),
+	};
+
+	return cmocka_run_group_tests_name("api_bench", tests, NULL, NULL);
+}
