@@ -6,6 +6,7 @@
 #   make tsan            the concurrent tests (*_mt) under ThreadSanitizer
 #   make soak            10^7 simulation steps at 4 seeds, 60 s threaded under TSan
 #   make demo            run the demo
+#   make bench           run the benchmarks on an optimized build
 #   make install PREFIX=/usr/local
 #
 # BUILD selects the variant: debug (default), release, asan, tsan. Each
@@ -76,7 +77,7 @@ SHARED := $(O)/libims.so.0
 IMSCTL := $(O)/imsctl
 DEPS_STAMP := build/.deps-ok
 
-.PHONY: all lib test soak sanitize tsan demo install clean deps check-deps tests-build fmt fuzz fuzz-run fuzz-smoke tsan-run
+.PHONY: all lib test soak sanitize tsan demo bench install clean deps check-deps tests-build fmt fuzz fuzz-run fuzz-smoke tsan-run
 all: $(STATIC) $(SHARED) $(IMSCTL)
 lib: $(STATIC) $(SHARED)
 
@@ -180,6 +181,11 @@ fuzz:
 
 demo: $(IMSCTL)
 	@$(IMSCTL) demo
+
+# The benchmarks, on an optimized build (imsctl bench; see docs/imsctl.1).
+bench:
+	@$(MAKE) --no-print-directory BUILD=release build/release/imsctl
+	@build/release/imsctl bench $(BENCH_ARGS)
 
 # Rewritten on every install: it carries the PREFIX of that install.
 $(O)/ims.pc: FORCE
