@@ -57,7 +57,8 @@ ALL_CFLAGS  = $(BASE_CFLAGS) $(OPT) -Iinclude $(CFLAGS)
 ALL_LDFLAGS = -pthread $(SAN_LDFLAGS) $(LDFLAGS)
 LIBS        = -lm
 
-LIB_SRCS  := $(sort $(shell find src -name '*.c'))
+# The benchmarks (bench/) are built into the library behind ims_bench_run().
+LIB_SRCS  := $(sort $(shell find src -name '*.c')) $(sort $(wildcard bench/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(O)/%.o)
 TOOL_SRCS := $(sort $(wildcard tools/imsctl/*.c))
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(O)/%.o)
@@ -91,7 +92,7 @@ deps:
 
 $(O)/%.o: %.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -Isrc -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(ALL_CFLAGS) -Isrc -I. -MMD -MP -c $< -o $@
 
 $(O)/tools/%.o: tools/%.c $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
