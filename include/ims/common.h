@@ -60,7 +60,12 @@ IMS_API uint64_t ims_fault_injected(void);
 /* Name of the last point that failed ("" if none). */
 IMS_API const char *ims_fault_last_point(void);
 
-/* Bytes and objects currently allocated by ims, and the peak. */
+/*
+ * Bytes and objects currently allocated by ims (exact when no allocation is
+ * in flight), the highest byte count any call of ims_mem_stats() has seen,
+ * and allocations made since start. Threads count separately and cheaply;
+ * this call sums them.
+ */
 struct ims_mem_stats {
 	uint64_t bytes;
 	uint64_t objects;

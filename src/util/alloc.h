@@ -25,6 +25,16 @@ void *ims__calloc(size_t n, size_t size, const char *point);
 /* Resize; on failure the old block is untouched and NULL is returned. */
 void *ims__realloc(void *p, size_t old_size, size_t new_size, const char *point);
 void ims__free(void *p, size_t size);
+/*
+ * A one-object cache for objects that come and go often (table chunks):
+ * put gives the object back as far as accounting is concerned and parks
+ * it in *slot (or frees it if the slot is taken); take reuses the parked
+ * object, which must have been put back zeroed, or allocates a zeroed one.
+ * take passes the fault point like ims__zalloc; drop frees what is parked.
+ */
+void *ims__cache_take(void **slot, size_t size, const char *point);
+void ims__cache_put(void **slot, void *p, size_t size);
+void ims__cache_drop(void **slot);
 char *ims__strdup(const char *s, const char *point);
 void ims__free_str(char *s);
 

@@ -60,8 +60,13 @@ struct ims_rcu_reader *ims__rcu_reader_register(void)
 
 void ims__rcu_synchronize(void)
 {
-	unsigned int i, n = atomic_load(&high_water);
+	unsigned int i, n;
 
+	/* A full barrier: every unpublishing store before this call is seen
+	 * by a reader that enters its section after we look at its counter,
+	 * so unpublishing stores themselves may be plain release stores. */
+	atomic_thread_fence(memory_order_seq_cst);
+	n = atomic_load(&high_water);
 	for (i = 0; i < n; i++) {
 		struct ims_rcu_reader *r = &readers[i];
 		uint_fast64_t c;

@@ -12,6 +12,7 @@ int ims__sparse_init(struct ims_sparse *s, uint32_t max, const char *point)
 	s->max = max;
 	s->ntop = IMS_DIV_ROUND_UP(max, IMS_SPARSE_CHUNK);
 	s->nchunks = 0;
+	s->spare = NULL;
 	s->point = point;
 	s->top = ims__calloc(s->ntop, sizeof(*s->top), point);
 	return s->top ? 0 : -ENOMEM;
@@ -26,6 +27,7 @@ void ims__sparse_destroy(struct ims_sparse *s)
 	for (i = 0; i < s->ntop; i++)
 		ims__free(atomic_load(&s->top[i]), sizeof(struct ims_sparse_chunk));
 	ims__free(s->top, s->ntop * sizeof(*s->top));
+	ims__cache_drop(&s->spare);
 	s->top = NULL;
 	s->nchunks = 0;
 }
@@ -48,7 +50,7 @@ static void trim_range(struct ims_sparse *s, uint32_t first, uint32_t last, bool
 			if (sync)
 				ims__rcu_synchronize();
 			while (ndead)
-				ims__free(dead[--ndead], sizeof(*c));
+				ims__cache_put(&s->spare, dead[--ndead], sizeof(*c));
 		}
 		dead[ndead++] = c;
 		freed_any = true;
@@ -56,7 +58,7 @@ static void trim_range(struct ims_sparse *s, uint32_t first, uint32_t last, bool
 	if (freed_any && sync)
 		ims__rcu_synchronize();
 	while (ndead)
-		ims__free(dead[--ndead], sizeof(struct ims_sparse_chunk));
+		ims__cache_put(&s->spare, dead[--ndead], sizeof(struct ims_sparse_chunk));
 }
 
 int ims__sparse_prepare(struct ims_sparse *s, uint32_t idx, uint32_t nr)
@@ -74,7 +76,7 @@ int ims__sparse_prepare(struct ims_sparse *s, uint32_t idx, uint32_t nr)
 
 		if (atomic_load(&s->top[i]))
 			continue;
-		c = ims__zalloc(sizeof(*c), s->point);
+		c = ims__cache_take(&s->spare, sizeof(*c), s->point);
 		if (!c) {
 			/* Chunks made here hold nothing yet: no reader can see
 			 * anything through them, so no grace period is needed. */
@@ -95,7 +97,7 @@ void ims__sparse_set(struct ims_sparse *s, uint32_t idx, void *p)
 
 	if (!atomic_load_explicit(slot, memory_order_relaxed))
 		c->count++;
-	atomic_store_explicit(slot, p, memory_order_seq_cst);
+	atomic_store_explicit(slot, p, memory_order_release);
 }
 
 void ims__sparse_clear(struct ims_sparse *s, uint32_t idx)
@@ -108,7 +110,7 @@ void ims__sparse_clear(struct ims_sparse *s, uint32_t idx)
 	slot = &c->slot[idx & (IMS_SPARSE_CHUNK - 1)];
 	if (atomic_load_explicit(slot, memory_order_relaxed)) {
 		c->count--;
-		atomic_store_explicit(slot, NULL, memory_order_seq_cst);
+		atomic_store_explicit(slot, NULL, memory_order_release);
 	}
 }
 

@@ -25,6 +25,7 @@ struct ims_sparse {
 	uint32_t max;			/* indices are < max */
 	uint32_t ntop;
 	uint32_t nchunks;
+	void *spare;			/* one freed chunk, all NULL, for reuse */
 	_Atomic(struct ims_sparse_chunk *) *top;
 	const char *point;
 };

@@ -75,6 +75,13 @@ static ims_irqreturn_t count_handler(unsigned int irq, void *ctx)
 	return IMS_IRQ_HANDLED;
 }
 
+/* Irq numbers are reused after free: count from zero for each new handler. */
+static int request_counted(unsigned int irq, const char *name)
+{
+	hits[irq] = 0;
+	return ims_irq_request(core, irq, count_handler, 0, name, NULL);
+}
+
 static int setup(void **state)
 {
 	struct ims_irq_core_config cc = { .nr_cpus = 4 };
@@ -195,7 +202,7 @@ static void array_alloc_programs_pasid_masked_and_free_resets(void **state)
 				 ims_msi_device_domain(dev, IMS_MSI_SECONDARY_DOMAIN), (unsigned)m.virq))
 				 ->dcookie.value, ARRAY_OFF + 5 * 16);
 
-	assert_int_equal(ims_irq_request(core, (unsigned)m.virq, count_handler, 0, "adi", NULL), 0);
+	assert_int_equal(request_counted((unsigned)m.virq, "adi"), 0);
 	addr = slot_rd(5, IMS_SLOT_ADDR_LO);
 	assert_int_equal(addr >> 20, 0xfee);
 	assert_int_equal((addr >> 5) & 0x7fff, (unsigned)m.virq);
@@ -219,7 +226,7 @@ static void array_alloc_programs_pasid_masked_and_free_resets(void **state)
 	m = ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, 7, NULL, (union ims_msi_cookie){ 0 });
 	assert_int_equal(m.index, 7);
 	assert_int_equal(slot_rd(7, IMS_SLOT_CTRL), IMS_SLOT_CTRL_MASKBIT);
-	assert_int_equal(ims_irq_request(core, (unsigned)m.virq, count_handler, 0, "plain", NULL), 0);
+	assert_int_equal(request_counted((unsigned)m.virq, "plain"), 0);
 	assert_int_equal(ims__hw_ims_array_signal(arr, 7, true, 1), -EPERM);
 	assert_int_equal(ims__hw_ims_array_signal(arr, 7, false, 0), 0);
 	assert_int_equal(fabric_drain(fab), 1);
@@ -284,7 +291,7 @@ static void array_masked_slot_latches_and_delivers_on_unmask(void **state)
 	assert_true(ims__hw_ims_array_pending(arr, (uint32_t)m.index));
 	assert_int_equal(fabric_queued(fab), 0);
 	/* Request writes the message and unmasks: the latched signal goes out with it. */
-	assert_int_equal(ims_irq_request(core, irq, count_handler, 0, "adi", NULL), 0);
+	assert_int_equal(request_counted(irq, "adi"), 0);
 	assert_false(ims__hw_ims_array_pending(arr, (uint32_t)m.index));
 	assert_int_equal(fabric_drain(fab), 1);
 	assert_int_equal(hits[irq], 1);
@@ -320,8 +327,8 @@ static void array_pasid_refused_across_adis(void **state)
 	gb = ims_msi_alloc_group(dev, IMS_MSI_SECONDARY_DOMAIN, 4, NULL, ims_chip_pasid_cookie(0xb), b);
 	assert_true(ga > 0 && gb > 0);
 	for (int i = 0; i < 4; i++) {
-		assert_int_equal(ims_irq_request(core, (unsigned)a[i].virq, count_handler, 0, "a", NULL), 0);
-		assert_int_equal(ims_irq_request(core, (unsigned)b[i].virq, count_handler, 0, "b", NULL), 0);
+		assert_int_equal(request_counted((unsigned)a[i].virq, "a"), 0);
+		assert_int_equal(request_counted((unsigned)b[i].virq, "b"), 0);
 	}
 	/* ADI a signals every slot of b, and b every slot of a: all refused, none latched. */
 	for (int i = 0; i < 4; i++) {
@@ -367,7 +374,7 @@ static void array_hold_masks_over_the_core_and_latches(void **state)
 	assert_int_equal(ims_array_chip_hold(achip, 3, true, ck), -EINVAL);	/* no vector yet */
 	m = ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, 3, NULL, ck);
 	irq = (unsigned)m.virq;
-	assert_int_equal(ims_irq_request(core, irq, count_handler, 0, "held", NULL), 0);
+	assert_int_equal(request_counted(irq, "held"), 0);
 	assert_int_equal(ims_array_chip_hold(achip, 3, true, ck), 0);
 	assert_int_equal(slot_rd(3, IMS_SLOT_CTRL), pasid_ctrl(0x66, true));
 	assert_int_equal(ims__hw_ims_array_signal(arr, 3, true, 0x66), 0);
@@ -444,7 +451,7 @@ static void queue_shadow_takes_effect_through_load(void **state)
 	assert_int_equal(m.index, 3);
 	s = in_effect(3);
 	assert_int_equal(s.ctrl, pasid_ctrl(0x77, true));
-	assert_int_equal(ims_irq_request(core, (unsigned)m.virq, count_handler, 0, "q", NULL), 0);
+	assert_int_equal(request_counted((unsigned)m.virq, "q"), 0);
 	s = in_effect(3);
 	assert_int_equal(s.ctrl, pasid_ctrl(0x77, false));
 	assert_int_equal(s.addr_lo >> 20, 0xfee);
@@ -480,7 +487,7 @@ static void queue_failed_load_keeps_previous_message_and_reports(void **state)
 
 	/* The LOAD of request fails: request reports it, the device keeps its message. */
 	ims_fault_arm_nth(1, "ims_queue_cmd");
-	assert_int_equal(ims_irq_request(core, irq, count_handler, 0, "q", NULL), -EIO);
+	assert_int_equal(request_counted(irq, "q"), -EIO);
 	ims_fault_disarm();
 	s = in_effect(9);
 	assert_memory_equal(&s, &before, sizeof(s));
@@ -490,7 +497,7 @@ static void queue_failed_load_keeps_previous_message_and_reports(void **state)
 	assert_int_equal(ims_queue_chip_load_errors(qchip), 1);
 
 	/* Now it works. */
-	assert_int_equal(ims_irq_request(core, irq, count_handler, 0, "q", NULL), 0);
+	assert_int_equal(request_counted(irq, "q"), 0);
 	before = in_effect(9);
 	assert_int_equal(before.ctrl, pasid_ctrl(0x9, false));
 
@@ -537,7 +544,7 @@ static int op_adi(void *p)
 	if (c->group < 0)
 		return c->group;
 	for (int i = 0; i < 4; i++) {
-		ret = ims_irq_request(core, (unsigned)c->maps[i].virq, count_handler, 0, "nth", NULL);
+		ret = request_counted((unsigned)c->maps[i].virq, "nth");
 		if (ret) {
 			while (i--)
 				ims_irq_free(core, (unsigned)c->maps[i].virq, NULL);

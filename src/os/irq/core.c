@@ -144,6 +144,10 @@ void ims__irq_range_release_locked(struct ims_irq_core *core, unsigned int irq, 
 	ims__assert_mutex_held(&core->lock);
 	ims__bitmap_clear(core->irq_map, irq, cnt);
 	core->nr_irqs -= cnt;
+	/* Hand the lowest freed numbers out first: a number that comes and
+	 * goes stays in the same table chunk. */
+	if (irq < core->hint)
+		core->hint = irq;
 	ims__sparse_trim(&core->descs, irq, cnt);
 }
 
