@@ -41,13 +41,15 @@ enum {
 };
 
 struct ims_irq_core_config {
-	uint32_t nr_cpus;		/* CPUs of the machine, 1..65536 (required) */
+	uint32_t nr_cpus;		/* CPUs of the machine, 1..65534 (required) */
 	uint32_t max_irqs;		/* size of the irq number space; 0: 4,194,304 */
 	uint32_t flags;			/* IMS_IRQ_CORE_* */
 	/*
-	 * Storm detection: after every storm_window interrupts of one irq, if
-	 * more than storm_unhandled of them were not handled by any handler,
-	 * the irq is disabled and reported. 0: 100,000 and 99,900.
+	 * Storm detection: after every storm_window interrupts of one irq on
+	 * one CPU (its effective CPU, as a rule), if more than storm_unhandled
+	 * interrupts of the irq since the last check were not handled by any
+	 * handler, the irq is disabled and reported. 0: 100,000 and 99,900.
+	 * storm_unhandled is below 524,287.
 	 */
 	uint32_t storm_window;
 	uint32_t storm_unhandled;

@@ -188,7 +188,14 @@ IMS_API const struct ims_irq_chip *ims_irq_data_chip(const struct ims_irq_data *
 IMS_API struct ims_irq_core *ims_irq_data_core(const struct ims_irq_data *d);
 /* The affinity requested for the interrupt, or NULL for any CPU. */
 IMS_API const struct ims_cpumask *ims_irq_data_affinity(const struct ims_irq_data *d);
-IMS_API void ims_irq_data_set_effective_cpu(struct ims_irq_data *d, uint32_t cpu);
+/*
+ * For platform domains that route by CPU: the CPU the interrupt is now
+ * delivered to, from the level's activate or set_affinity (the descriptor
+ * lock is held there). The first move of an interrupt makes room for
+ * per-CPU counts: -ENOMEM then, with nothing changed, and the caller undoes
+ * its move. -EINVAL for a CPU the machine does not have.
+ */
+IMS_API int ims_irq_data_set_effective_cpu(struct ims_irq_data *d, uint32_t cpu);
 IMS_API int ims_irq_data_effective_cpu(const struct ims_irq_data *d);
 IMS_API bool ims_irq_data_is_activated(const struct ims_irq_data *d);
 IMS_API bool ims_irq_data_is_masked(const struct ims_irq_data *d);

@@ -63,13 +63,15 @@ union ims_msi_cookie {
 	void *ptr;
 };
 
-/* One vector of a device domain. Owned by the domain; read-only to others. */
+/*
+ * One vector of a device domain. Owned by the domain; read-only to others.
+ * It shares one allocation with the vector's irq descriptor: 24 bytes of
+ * the 128 that a vector may cost across all levels. The message lives in
+ * the device (the chip writes it), the group in the domain's level.
+ */
 struct ims_msi_desc {
 	uint32_t index;				/* slot or table entry */
 	uint32_t irq;
-	struct ims_msi_msg msg;			/* the message last written */
-	uint32_t group;				/* 0, or the group it belongs to */
-	uint32_t group_next;			/* next index of the group + 1, or 0 */
 	union ims_msi_cookie dcookie;		/* set by the domain (prepare_desc) */
 	union ims_msi_cookie icookie;		/* given by the caller (e.g. a PASID) */
 };

@@ -1,6 +1,6 @@
 /*
- * Locks. A spinlock is four bytes so that it fits in every interrupt
- * descriptor; a mutex remembers its owner so that _locked functions can
+ * Locks. A spinlock is one byte so that it fits in every interrupt
+ * descriptor beside other small fields; a mutex remembers its owner so that _locked functions can
  * assert that their caller holds it.
  */
 #ifndef IMS_UTIL_LOCK_H
@@ -13,7 +13,7 @@
 #include <stdbool.h>
 
 typedef struct {
-	atomic_uint v;
+	atomic_uchar v;
 } ims_spinlock_t;
 
 #define IMS_SPINLOCK_INIT { 0 }
@@ -25,7 +25,7 @@ static inline void ims__spin_init(ims_spinlock_t *l)
 
 static inline bool ims__spin_trylock(ims_spinlock_t *l)
 {
-	unsigned int exp = 0;
+	unsigned char exp = 0;
 
 	return atomic_compare_exchange_strong_explicit(&l->v, &exp, 1, memory_order_acquire,
 						       memory_order_relaxed);

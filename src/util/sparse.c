@@ -15,7 +15,15 @@ int ims__sparse_init(struct ims_sparse *s, uint32_t max, const char *point)
 	s->spare = NULL;
 	s->point = point;
 	s->top = ims__calloc(s->ntop, sizeof(*s->top), point);
-	return s->top ? 0 : -ENOMEM;
+	if (!s->top)
+		return -ENOMEM;
+	s->used = ims__calloc(s->ntop, sizeof(*s->used), point);
+	if (!s->used) {
+		ims__free(s->top, s->ntop * sizeof(*s->top));
+		s->top = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void ims__sparse_destroy(struct ims_sparse *s)
@@ -27,6 +35,7 @@ void ims__sparse_destroy(struct ims_sparse *s)
 	for (i = 0; i < s->ntop; i++)
 		ims__free(atomic_load(&s->top[i]), sizeof(struct ims_sparse_chunk));
 	ims__free(s->top, s->ntop * sizeof(*s->top));
+	ims__free(s->used, s->ntop * sizeof(*s->used));
 	ims__cache_drop(&s->spare);
 	s->top = NULL;
 	s->nchunks = 0;
@@ -42,7 +51,7 @@ static void trim_range(struct ims_sparse *s, uint32_t first, uint32_t last, bool
 	for (i = first; i <= last; i++) {
 		struct ims_sparse_chunk *c = atomic_load(&s->top[i]);
 
-		if (!c || c->count)
+		if (!c || s->used[i])
 			continue;
 		atomic_store_explicit(&s->top[i], NULL, memory_order_seq_cst);
 		s->nchunks--;
@@ -96,7 +105,7 @@ void ims__sparse_set(struct ims_sparse *s, uint32_t idx, void *p)
 	_Atomic(void *) *slot = &c->slot[idx & (IMS_SPARSE_CHUNK - 1)];
 
 	if (!atomic_load_explicit(slot, memory_order_relaxed))
-		c->count++;
+		s->used[idx >> IMS_SPARSE_CHUNK_BITS]++;
 	atomic_store_explicit(slot, p, memory_order_release);
 }
 
@@ -109,7 +118,7 @@ void ims__sparse_clear(struct ims_sparse *s, uint32_t idx)
 		return;
 	slot = &c->slot[idx & (IMS_SPARSE_CHUNK - 1)];
 	if (atomic_load_explicit(slot, memory_order_relaxed)) {
-		c->count--;
+		s->used[idx >> IMS_SPARSE_CHUNK_BITS]--;
 		atomic_store_explicit(slot, NULL, memory_order_release);
 	}
 }

@@ -16,8 +16,8 @@
 #define IMS_SPARSE_CHUNK_BITS 10u
 #define IMS_SPARSE_CHUNK (1u << IMS_SPARSE_CHUNK_BITS)
 
+/* Exactly 8 KB: a chunk's count of used slots is kept beside the top array. */
 struct ims_sparse_chunk {
-	uint32_t count;
 	_Atomic(void *) slot[IMS_SPARSE_CHUNK];
 };
 
@@ -27,6 +27,7 @@ struct ims_sparse {
 	uint32_t nchunks;
 	void *spare;			/* one freed chunk, all NULL, for reuse */
 	_Atomic(struct ims_sparse_chunk *) *top;
+	uint16_t *used;			/* slots in use of each chunk (writers) */
 	const char *point;
 };
 

@@ -384,8 +384,9 @@ static void fail_nth_over_every_allocating_call(void **state)
 	assert_int_equal(ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, 0, NULL, no_cookie).index, 0);
 	r = fail_nth_run(&allocops, m);
 	assert_true(r.failures >= 3);
+	/* Each of the 5 vectors makes its descriptor and, having a mask, its ext. */
 	r = fail_nth_run(&groupops, m);
-	assert_true(r.failures >= 15);
+	assert_true(r.failures >= 10);
 	ims_cpumask_destroy(m);
 }
 

@@ -373,10 +373,16 @@ static int its_domain_activate(struct ims_irq_domain *d, struct ims_irq_data *ir
 	struct ims_arm_its *its = ims_irq_domain_host_data(d);
 	uint64_t v = irqd->chip_u64;
 	uint32_t cpu = pick_cpu(its, ims_irq_data_affinity(irqd)), lpi = P_LPI(v);
+	int old = ims_irq_data_effective_cpu(irqd), ret;
 	bool mapped;
-	int ret;
 
 	(void)reserve;
+	/* Counts follow the CPU: room for them first, if it moves again. */
+	if (old >= 0) {
+		ret = ims_irq_data_set_effective_cpu(irqd, cpu);
+		if (ret)
+			return ret;
+	}
 	ims__spin_lock(&its->lock);
 	set_cfg_locked(its, lpi, true);
 	atomic_store_explicit(&its->lpi_irq[lpi - IMS_LPI_BASE], ims_irq_data_irq(irqd) + 1,
@@ -398,9 +404,13 @@ static int its_domain_activate(struct ims_irq_domain *d, struct ims_irq_data *ir
 		ims__error(ret, "%s", first);
 		set_cfg_locked(its, lpi, false);
 		atomic_store_explicit(&its->lpi_irq[lpi - IMS_LPI_BASE], 0, memory_order_release);
+		if (old >= 0)
+			ims_irq_data_set_effective_cpu(irqd, (uint32_t)old);
 	} else {
 		its->cpu_lpis[cpu]++;
-		ims_irq_data_set_effective_cpu(irqd, cpu);
+		/* From no CPU at all nothing is made, so this cannot fail. */
+		if (old < 0)
+			ims_irq_data_set_effective_cpu(irqd, cpu);
 	}
 	ims__spin_unlock(&its->lock);
 	return ret;
@@ -492,6 +502,10 @@ static int its_set_affinity(struct ims_irq_data *d, const struct ims_cpumask *ma
 	if (ims_cpumask_test(mask, (uint32_t)cur))
 		return IMS_SET_AFFINITY_DONE;
 	to = pick_cpu(its, mask);
+	/* Room for the counts of both CPUs before anything moves. */
+	ret = ims_irq_data_set_effective_cpu(d, to);
+	if (ret)
+		return ret;
 	ims__spin_lock(&its->lock);
 	ret = cmd_event(its, IMS_ITS_CMD_MOVI, P_DEV(v), P_EV(v), 0, to);
 	if (!ret)
@@ -499,7 +513,8 @@ static int its_set_affinity(struct ims_irq_data *d, const struct ims_cpumask *ma
 	if (!ret) {
 		its->cpu_lpis[cur]--;
 		its->cpu_lpis[to]++;
-		ims_irq_data_set_effective_cpu(d, to);
+	} else {
+		ims_irq_data_set_effective_cpu(d, (uint32_t)cur);
 	}
 	ims__spin_unlock(&its->lock);
 	/* The device's message names the EventID, which did not change. */

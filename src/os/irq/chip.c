@@ -124,7 +124,7 @@ static int parent_level(struct ims_irq_data *d)
 {
 	struct ims_irq_desc *desc = ims__irq_data_desc(d);
 
-	return d->level + 1 < desc->nlevels ? d->level + 1 : -1;
+	return d->level + 1u < ims__irq_desc_nlevels(desc) ? d->level + 1 : -1;
 }
 
 #define PARENT_CALL(d, op, opid, ...)                                              \

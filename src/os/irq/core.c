@@ -21,8 +21,9 @@ IMS_API int ims_irq_core_create(const struct ims_irq_core_config *cfg, struct im
 
 	if (!cfg || !out)
 		return ims__error(-EINVAL, "irq core: NULL %s", cfg ? "out" : "config");
-	if (cfg->nr_cpus == 0 || cfg->nr_cpus > 65536)
-		return ims__error(-EINVAL, "irq core: nr_cpus %u is not in 1..65536", cfg->nr_cpus);
+	if (cfg->nr_cpus == 0 || cfg->nr_cpus >= IMS_IRQ_NO_CPU)
+		return ims__error(-EINVAL, "irq core: nr_cpus %u is not in 1..%u", cfg->nr_cpus,
+				  IMS_IRQ_NO_CPU - 1);
 	if (cfg->max_irqs > (1u << 30))
 		return ims__error(-EINVAL, "irq core: max_irqs %u exceeds 2^30", cfg->max_irqs);
 	if (cfg->flags & ~(uint32_t)IMS_IRQ_CORE_NO_PERCPU_STATS)
@@ -30,6 +31,9 @@ IMS_API int ims_irq_core_create(const struct ims_irq_core_config *cfg, struct im
 	if (cfg->storm_window && cfg->storm_unhandled >= cfg->storm_window)
 		return ims__error(-EINVAL, "irq core: storm_unhandled %u must be below storm_window %u",
 				  cfg->storm_unhandled, cfg->storm_window);
+	if (cfg->storm_unhandled >= IMS_IRQS_UNHANDLED_MAX)
+		return ims__error(-EINVAL, "irq core: storm_unhandled %u must be below %u",
+				  cfg->storm_unhandled, IMS_IRQS_UNHANDLED_MAX);
 
 	core = ims__zalloc(sizeof(*core), "irq_core");
 	if (!core)
@@ -151,43 +155,83 @@ void ims__irq_range_release_locked(struct ims_irq_core *core, unsigned int irq, 
 	ims__sparse_trim(&core->descs, irq, cnt);
 }
 
-struct ims_irq_desc *ims__irq_desc_new(struct ims_irq_core *core, unsigned int irq,
-				       unsigned int nlevels, struct ims_irq_domain *domain)
+static size_t ext_size(struct ims_irq_core *core)
 {
-	struct ims_irq_desc *desc = ims__zalloc(ims__irq_desc_size(nlevels), "irq_desc");
-	unsigned int i;
+	uint32_t n = core->flags & IMS_IRQ_CORE_NO_PERCPU_STATS ? 1 : core->nr_cpus;
 
-	if (!desc)
+	return sizeof(struct ims_irq_ext) + n * sizeof(atomic_uint);
+}
+
+static struct ims_irq_ext *ext_new(struct ims_irq_core *core)
+{
+	struct ims_irq_ext *ext = ims__zalloc(ext_size(core), "irq_desc_ext");
+
+	if (ext)
+		ext->nr_kstat = core->flags & IMS_IRQ_CORE_NO_PERCPU_STATS ? 1 : core->nr_cpus;
+	return ext;
+}
+
+struct ims_irq_desc *ims__irq_desc_new(struct ims_irq_core *core, unsigned int irq,
+				       struct ims_irq_domain *domain, size_t prefix, bool with_ext)
+{
+	unsigned int i, nlevels = domain ? domain->depth : 1;
+	char *block = ims__zalloc(prefix + ims__irq_desc_size(nlevels), "irq_desc");
+	struct ims_irq_desc *desc;
+
+	if (!block)
 		return NULL;
-	if (!(core->flags & IMS_IRQ_CORE_NO_PERCPU_STATS)) {
-		desc->kstat = ims__calloc(core->nr_cpus, sizeof(*desc->kstat), "irq_desc_kstat");
-		if (!desc->kstat) {
-			ims__free(desc, ims__irq_desc_size(nlevels));
+	desc = (struct ims_irq_desc *)(block + prefix);
+	if (with_ext) {
+		desc->ext = ext_new(core);
+		if (!desc->ext) {
+			ims__free(block, prefix + ims__irq_desc_size(nlevels));
 			return NULL;
 		}
 	}
 	desc->irq = irq;
-	atomic_init(&desc->state, IMS_IRQS_DISABLED | IMS_IRQS_MASKED);
+	atomic_init(&desc->state, IMS_IRQS_DISABLED | IMS_IRQS_MASKED |
+				  (unsigned int)IMS_FLOW_EDGE << IMS_IRQS_FLOW_SHIFT);
 	ims__spin_init(&desc->lock);
 	desc->depth = 1;
-	desc->nlevels = (uint8_t)nlevels;
-	desc->flow = IMS_FLOW_EDGE;
 	desc->domain = domain;
-	desc->effective_cpu = -1;
+	desc->effective_cpu = IMS_IRQ_NO_CPU;
 	for (i = 0; i < nlevels; i++)
 		desc->data[i].level = (uint8_t)i;
 	return desc;
 }
 
-void ims__irq_desc_free(struct ims_irq_core *core, struct ims_irq_desc *desc)
+/* Make desc->ext if it has none; under desc->lock or before publication. */
+int ims__irq_desc_ext_make(struct ims_irq_core *core, struct ims_irq_desc *desc)
+{
+	if (desc->ext)
+		return 0;
+	desc->ext = ext_new(core);
+	return desc->ext ? 0 : -ENOMEM;
+}
+
+void ims__irq_desc_ext_free(struct ims_irq_core *core, struct ims_irq_desc *desc)
+{
+	if (!desc->ext)
+		return;
+	if (desc->ext->affinity)
+		ims__irq_mask_put(core, desc->ext->affinity);
+	ims__free(desc->ext, ext_size(core));
+	desc->ext = NULL;
+}
+
+void ims__irq_desc_release(struct ims_irq_core *core, struct ims_irq_desc *desc, size_t prefix)
 {
 	if (!desc)
 		return;
-	if (desc->affinity)
-		ims__irq_mask_put(core, desc->affinity);
-	if (desc->kstat)
-		ims__free(desc->kstat, core->nr_cpus * sizeof(*desc->kstat));
-	ims__free(desc, ims__irq_desc_size(desc->nlevels));
+	ims__irq_desc_ext_free(core, desc);
+	ims__free((char *)desc - prefix, prefix + ims__irq_desc_size(ims__irq_desc_nlevels(desc)));
+}
+
+void ims__irq_desc_free(struct ims_irq_core *core, struct ims_irq_desc *desc)
+{
+	if (!desc || (atomic_load(&desc->state) & IMS_IRQS_OWNED))
+		return;
+	ims__irq_desc_release(core, desc, 0);
 }
 
 /*
@@ -249,7 +293,8 @@ IMS_API int ims_irq_alloc_descs(struct ims_irq_core *core, int irq, unsigned int
 	if (start < 0)
 		goto out;
 	for (i = 0; i < cnt; i++) {
-		desc = ims__irq_desc_new(core, (unsigned int)start + i, 1, NULL);
+		/* A bare descriptor may run on any CPU: it counts in its ext. */
+		desc = ims__irq_desc_new(core, (unsigned int)start + i, NULL, 0, true);
 		if (!desc)
 			goto unwind;
 		atomic_fetch_or(&desc->state, IMS_IRQS_BARE);
@@ -415,7 +460,7 @@ int ims__irq_core_check(struct ims_irq_core *core)
 			ret = ims__error(-EIO, "check: irq %u is allocated but has no descriptor", i);
 			continue;
 		}
-		if (desc->affinity)
+		if (desc->ext && desc->ext->affinity)
 			refs_seen++;
 		for (dom = desc->domain; dom; dom = dom->parent)
 			dom->_recount++;

@@ -159,12 +159,18 @@ static void count_levels_locked(struct ims_irq_domain *d, unsigned int nr, int s
 	}
 }
 
-IMS_API int ims_irq_domain_alloc_irqs(struct ims_irq_domain *d, int irq_base, unsigned int nr_irqs,
-				      void *arg, const struct ims_cpumask *affinity)
+/*
+ * Allocate nr_irqs irqs of d: numbers, descriptors, every level. With
+ * owned, the one descriptor is the caller's (IMS_IRQS_OWNED) and survives
+ * a failure as it came, apart from its irq number.
+ */
+static int alloc_irqs(struct ims_irq_domain *d, int irq_base, unsigned int nr_irqs, void *arg,
+		      const struct ims_cpumask *affinity, struct ims_irq_desc *owned)
 {
 	struct ims_irq_core *core;
 	struct ims_irq_mask_ref *ref = NULL;
 	unsigned int i, made = 0;
+	bool owned_ext = false;
 	int virq, ret;
 
 	if (!d)
@@ -194,8 +200,20 @@ IMS_API int ims_irq_domain_alloc_irqs(struct ims_irq_domain *d, int irq_base, un
 		}
 	}
 	for (made = 0; made < nr_irqs; made++) {
-		struct ims_irq_desc *desc = ims__irq_desc_new(core, (unsigned int)virq + made, d->depth, d);
+		struct ims_irq_desc *desc = owned;
 
+		if (owned) {
+			desc->irq = (unsigned int)virq;
+			if (affinity && !desc->ext) {
+				if (ims__irq_desc_ext_make(core, desc)) {
+					ret = -ENOMEM;
+					goto free_descs;
+				}
+				owned_ext = true;
+			}
+		} else {
+			desc = ims__irq_desc_new(core, (unsigned int)virq + made, d, 0, affinity != NULL);
+		}
 		if (!desc) {
 			ret = -ENOMEM;
 			goto free_descs;
@@ -219,7 +237,8 @@ IMS_API int ims_irq_domain_alloc_irqs(struct ims_irq_domain *d, int irq_base, un
 
 		if (IMS_NEVER(!desc))
 			continue;
-		desc->affinity = ref;
+		if (ref && IMS_ALWAYS(desc->ext))
+			desc->ext->affinity = ref;
 		atomic_fetch_or_explicit(&desc->state, IMS_IRQS_READY, memory_order_release);
 	}
 	ims__mutex_unlock(&core->lock);
@@ -227,12 +246,28 @@ IMS_API int ims_irq_domain_alloc_irqs(struct ims_irq_domain *d, int irq_base, un
 
 free_descs:
 	ims__irq_descs_retire_locked(core, (unsigned int)virq, made);
+	if (owned_ext)
+		ims__irq_desc_ext_free(core, owned);
 	ims__irq_mask_put(core, ref);
 release_range:
 	ims__irq_range_release_locked(core, (unsigned int)virq, nr_irqs);
 unlock:
 	ims__mutex_unlock(&core->lock);
 	return ret;
+}
+
+IMS_API int ims_irq_domain_alloc_irqs(struct ims_irq_domain *d, int irq_base, unsigned int nr_irqs,
+				      void *arg, const struct ims_cpumask *affinity)
+{
+	return alloc_irqs(d, irq_base, nr_irqs, arg, affinity, NULL);
+}
+
+int ims__irq_domain_alloc_owned(struct ims_irq_domain *d, struct ims_irq_desc *desc, void *arg,
+				const struct ims_cpumask *affinity)
+{
+	if (IMS_NEVER(!desc || !(atomic_load(&desc->state) & IMS_IRQS_OWNED) || desc->domain != d))
+		return ims__error(-EINVAL, "irq_domain_alloc: bad caller-owned descriptor");
+	return alloc_irqs(d, -1, 1, arg, affinity, desc);
 }
 
 /* Free the level of d and every level below it. */
@@ -417,7 +452,7 @@ int ims__irq_activate_locked(struct ims_irq_desc *desc)
 	if (atomic_load(&desc->state) & IMS_IRQS_ACTIVATED)
 		return 0;
 	if (desc->domain)
-		ret = activate_levels(desc, 0, desc->nlevels - 1);
+		ret = activate_levels(desc, 0, ims__irq_desc_nlevels(desc) - 1);
 	if (!ret)
 		ims__irqs_set_locked(desc, IMS_IRQS_ACTIVATED);
 	return ret;
@@ -429,7 +464,7 @@ void ims__irq_deactivate_locked(struct ims_irq_desc *desc)
 	if (!(atomic_load(&desc->state) & IMS_IRQS_ACTIVATED))
 		return;
 	if (desc->domain)
-		deactivate_levels(desc, 0, desc->nlevels - 1);
+		deactivate_levels(desc, 0, ims__irq_desc_nlevels(desc) - 1);
 	ims__irqs_clear_locked(desc, IMS_IRQS_ACTIVATED);
 }
 
@@ -467,17 +502,17 @@ IMS_API int ims_irq_domain_activate_parent(struct ims_irq_data *d)
 {
 	struct ims_irq_desc *desc = ims__irq_data_desc(d);
 
-	if (d->level + 1 >= desc->nlevels)
+	if (d->level + 1u >= ims__irq_desc_nlevels(desc))
 		return 0;
-	return activate_levels(desc, d->level + 1, desc->nlevels - 1);
+	return activate_levels(desc, d->level + 1, ims__irq_desc_nlevels(desc) - 1);
 }
 
 IMS_API void ims_irq_domain_deactivate_parent(struct ims_irq_data *d)
 {
 	struct ims_irq_desc *desc = ims__irq_data_desc(d);
 
-	if (d->level + 1 < desc->nlevels)
-		deactivate_levels(desc, d->level + 1, desc->nlevels - 1);
+	if (d->level + 1u < ims__irq_desc_nlevels(desc))
+		deactivate_levels(desc, d->level + 1, ims__irq_desc_nlevels(desc) - 1);
 }
 
 /* ---- accessors of a level ---- */
@@ -491,7 +526,7 @@ IMS_API struct ims_irq_data *ims_irq_data_parent(struct ims_irq_data *d)
 {
 	struct ims_irq_desc *desc = ims__irq_data_desc(d);
 
-	return d->level + 1 < desc->nlevels ? d + 1 : NULL;
+	return d->level + 1u < ims__irq_desc_nlevels(desc) ? d + 1 : NULL;
 }
 
 IMS_API struct ims_irq_domain *ims_irq_data_domain(const struct ims_irq_data *d)
@@ -517,17 +552,52 @@ IMS_API const struct ims_cpumask *ims_irq_data_affinity(const struct ims_irq_dat
 {
 	struct ims_irq_desc *desc = ims__irq_data_desc(d);
 
-	return desc->affinity ? &desc->affinity->mask : NULL;
+	return desc->ext && desc->ext->affinity ? &desc->ext->affinity->mask : NULL;
 }
 
-IMS_API void ims_irq_data_set_effective_cpu(struct ims_irq_data *d, uint32_t cpu)
+/*
+ * The CPU the platform now delivers the irq to. Counts of the CPU it left
+ * move to the descriptor's ext, made here the first time the irq moves;
+ * -ENOMEM then, with nothing changed. desc->lock held (the platform's
+ * activate and set_affinity run under it).
+ */
+IMS_API int ims_irq_data_set_effective_cpu(struct ims_irq_data *d, uint32_t cpu)
 {
-	ims__irq_data_desc(d)->effective_cpu = (int32_t)cpu;
+	struct ims_irq_desc *desc = ims__irq_data_desc(d);
+	struct ims_irq_core *core = desc->domain ? desc->domain->core : NULL;
+	uint32_t old = desc->effective_cpu;
+	struct ims_irq_ext *ext;
+
+	if (!core || cpu >= core->nr_cpus)
+		return ims__error(-EINVAL, "irq %u: effective CPU %u is not a CPU of the machine",
+				  desc->irq, cpu);
+	if (cpu == old)
+		return 0;
+	if (old != IMS_IRQ_NO_CPU) {
+		if (ims__irq_desc_ext_make(core, desc))
+			return -ENOMEM;
+		ext = desc->ext;
+		atomic_store_explicit(&ext->kstat[old < ext->nr_kstat ? old : 0],
+				      atomic_load_explicit(&ext->kstat[old < ext->nr_kstat ? old : 0],
+							   memory_order_relaxed) +
+					      atomic_load_explicit(&desc->count, memory_order_relaxed),
+				      memory_order_relaxed);
+		atomic_store_explicit(&desc->count, 0, memory_order_relaxed);
+		if (cpu < ext->nr_kstat && ext->nr_kstat > 1) {
+			atomic_store_explicit(&desc->count,
+					      atomic_load_explicit(&ext->kstat[cpu], memory_order_relaxed),
+					      memory_order_relaxed);
+			atomic_store_explicit(&ext->kstat[cpu], 0, memory_order_relaxed);
+		}
+	}
+	desc->effective_cpu = (uint16_t)cpu;
+	return 0;
 }
 
 IMS_API int ims_irq_data_effective_cpu(const struct ims_irq_data *d)
 {
-	int32_t cpu = ims__irq_data_desc(d)->effective_cpu;
+	uint32_t ecpu = ims__irq_data_desc(d)->effective_cpu;
+	int32_t cpu = ecpu == IMS_IRQ_NO_CPU ? -1 : (int32_t)ecpu;
 
 	return cpu < 0 ? -ENODATA : cpu;
 }

@@ -17,7 +17,7 @@
 /* The descriptor whose handlers this thread is running, if any. */
 _Thread_local struct ims_irq_desc *ims__irq_current __attribute__((tls_model("initial-exec")));
 
-static void report_storm(struct ims_irq_core *core, struct ims_irq_desc *desc)
+static void report_storm(struct ims_irq_core *core, struct ims_irq_desc *desc, unsigned int unhandled)
 {
 	char names[96] = "";
 	size_t n = 0;
@@ -26,31 +26,66 @@ static void report_storm(struct ims_irq_core *core, struct ims_irq_desc *desc)
 	for (a = atomic_load(&desc->action); a && n < sizeof(names) - 1; a = atomic_load(&a->next))
 		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s", n ? "," : "", a->name);
 	ims__warn("irq %u: storm: %u of the last %u interrupts were not handled by any handler "
-		  "(%s); disabled", desc->irq, desc->irqs_unhandled, core->storm_window,
+		  "(%s); disabled", desc->irq, unhandled, core->storm_window,
 		  n ? names : "no handlers");
 }
 
-/* Storm detection; desc->lock held. */
-static void note_interrupt(struct ims_irq_core *core, struct ims_irq_desc *desc, bool handled)
+/*
+ * Storm detection; desc->lock held. clock is the count that this interrupt
+ * just advanced: every storm_window interrupts on it, the unhandled ones
+ * since the last check are weighed.
+ */
+static void note_interrupt(struct ims_irq_core *core, struct ims_irq_desc *desc, bool handled,
+			   uint32_t clock)
 {
-	if (!handled)
-		desc->irqs_unhandled++;
-	if (++desc->irq_count < core->storm_window)
+	unsigned int st = ims__irqs(desc), unhandled = st >> IMS_IRQS_UNHANDLED_SHIFT;
+
+	if (ims_unlikely(!handled) && unhandled < IMS_IRQS_UNHANDLED_MAX) {
+		unhandled++;
+		st += IMS_IRQS_UNHANDLED_ONE;
+		atomic_store_explicit(&desc->state, st, memory_order_release);
+	}
+	if (ims_likely(clock % core->storm_window))
 		return;
-	if (desc->irqs_unhandled > core->storm_unhandled) {
-		report_storm(core, desc);
+	if (ims_unlikely(unhandled > core->storm_unhandled) && desc->depth < UINT8_MAX) {
+		report_storm(core, desc, unhandled);
 		ims__irqs_set_locked(desc, IMS_IRQS_STORM | IMS_IRQS_DISABLED);
 		desc->depth++;
 		ims__irq_mask_locked(desc);
 	}
-	desc->irq_count = 0;
-	desc->irqs_unhandled = 0;
+	if (unhandled)
+		ims__irqs_clear_locked(desc, IMS_IRQS_UNHANDLED_MAX << IMS_IRQS_UNHANDLED_SHIFT);
 }
 
 /*
- * Run every handler once; desc->lock held on entry and exit, dropped inside.
- * Counts are written under the lock, so they need no locked instructions.
+ * Count one interrupt handled on cpu; desc->lock held, so a plain load and
+ * store suffice. The count of the effective CPU is in the descriptor; other
+ * CPUs count in its ext. Returns the count advanced.
  */
+static uint32_t count_handled(struct ims_irq_core *core, struct ims_irq_desc *desc, uint32_t cpu)
+{
+	atomic_uint *c;
+	uint32_t n;
+
+	if (ims_likely(cpu == desc->effective_cpu)) {
+		c = &desc->count;
+	} else if (desc->ext) {
+		c = &desc->ext->kstat[cpu < desc->ext->nr_kstat ? cpu : 0];
+	} else if (desc->effective_cpu == IMS_IRQ_NO_CPU) {
+		/* No platform level named a CPU: it runs where it is first
+		 * handled. */
+		desc->effective_cpu = (uint16_t)cpu;
+		c = &desc->count;
+	} else {
+		atomic_fetch_add_explicit(&core->stray, 1, memory_order_relaxed);
+		return 1;
+	}
+	n = atomic_load_explicit(c, memory_order_relaxed) + 1;
+	atomic_store_explicit(c, n, memory_order_relaxed);
+	return n;
+}
+
+/* Run every handler once; desc->lock held on entry and exit, dropped inside. */
 static void run_actions(struct ims_irq_core *core, struct ims_irq_desc *desc, uint32_t cpu)
 {
 	struct ims_irq_desc *prev = ims__irq_current;
@@ -68,19 +103,13 @@ static void run_actions(struct ims_irq_core *core, struct ims_irq_desc *desc, ui
 	ims__irq_current = prev;
 
 	ims__spin_lock(&desc->lock);
-	atomic_store_explicit(&desc->count, atomic_load_explicit(&desc->count, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	if (desc->kstat)
-		atomic_store_explicit(&desc->kstat[cpu],
-				      atomic_load_explicit(&desc->kstat[cpu], memory_order_relaxed) + 1,
-				      memory_order_relaxed);
 	ims__irqs_clear_locked(desc, IMS_IRQS_INPROGRESS);
-	note_interrupt(core, desc, ret & IMS_IRQ_HANDLED);
+	note_interrupt(core, desc, ret & IMS_IRQ_HANDLED, count_handled(core, desc, cpu));
 }
 
 void ims__irq_handle_desc(struct ims_irq_core *core, struct ims_irq_desc *desc, uint32_t cpu)
 {
-	uint8_t flow = desc->flow;
+	unsigned int flow = ims__irq_desc_flow(desc);
 	unsigned int st;
 
 	ims__spin_lock(&desc->lock);
@@ -153,7 +182,7 @@ void ims__irq_resend(struct ims_irq_core *core, struct ims_irq_desc *desc)
 		ims__spin_unlock(&desc->lock);
 		return;
 	}
-	cpu = desc->effective_cpu >= 0 ? desc->effective_cpu : 0;
+	cpu = desc->effective_cpu != IMS_IRQ_NO_CPU ? desc->effective_cpu : 0;
 	ims__spin_unlock(&desc->lock);
 	if (core->resend)
 		core->resend(core, desc->irq, core->resend_ctx);

@@ -17,7 +17,10 @@
 #include "util/lock.h"
 #include "util/sparse.h"
 
-/* desc->state bits. Written under desc->lock; a few are read locklessly. */
+/*
+ * desc->state: flag bits, the flow, and the storm window's unhandled count.
+ * Written under desc->lock; a few flags are read locklessly.
+ */
 enum {
 	IMS_IRQS_READY = 1u << 0,	/* fully allocated and published */
 	IMS_IRQS_ACTIVATED = 1u << 1,
@@ -29,7 +32,16 @@ enum {
 	IMS_IRQS_REPLAY = 1u << 7,	/* a resend is on its way */
 	IMS_IRQS_STORM = 1u << 8,	/* disabled by storm detection */
 	IMS_IRQS_BARE = 1u << 9,	/* made by ims_irq_alloc_descs() */
+	IMS_IRQS_OWNED = 1u << 10,	/* memory belongs to the caller (a device
+					 * domain's descriptor with its prefix) */
+	IMS_IRQS_FLOW_SHIFT = 11,	/* enum ims_irq_flow, 2 bits */
+	IMS_IRQS_FLOW_MASK = 3u << IMS_IRQS_FLOW_SHIFT,
+	IMS_IRQS_UNHANDLED_SHIFT = 13,	/* unhandled in the storm window, 19 bits */
+	IMS_IRQS_UNHANDLED_ONE = 1u << IMS_IRQS_UNHANDLED_SHIFT,
 };
+#define IMS_IRQS_UNHANDLED_MAX ((1u << (32 - IMS_IRQS_UNHANDLED_SHIFT)) - 1)
+
+#define IMS_IRQ_NO_CPU 0xffffu		/* desc->effective_cpu: not known */
 
 struct ims_irq_action {
 	ims_irq_handler_t handler;
@@ -63,26 +75,39 @@ struct ims_irq_domain {
 };
 
 /*
+ * What few descriptors need, made on demand: the affinity mask of one that
+ * was given a mask, and the counts of CPUs other than the effective one of
+ * an irq that has moved (or of a bare descriptor, which any CPU may run).
+ */
+struct ims_irq_ext {
+	struct ims_irq_mask_ref *affinity;	/* NULL: any CPU */
+	uint32_t nr_kstat;			/* nr_cpus, or 1 without per-CPU stats */
+	atomic_uint kstat[];			/* handled counts not in desc->count */
+};
+
+/*
  * A descriptor is kept small: the per-vector memory budget of the whole
- * stack is 128 bytes. Per-level data follows it inline; the domain of level
- * i is found by walking up from the outermost domain, so a level carries no
- * domain or chip pointer of its own.
+ * stack is 128 bytes, and this header is 40 of them. Per-level data follows
+ * it inline; the domain of level i is found by walking up from the
+ * outermost domain, so a level carries no domain or chip pointer of its own,
+ * and the number of levels is the outermost domain's depth. A device
+ * domain's descriptor is preceded by its MSI descriptor in one allocation.
+ *
+ * desc->count counts interrupts handled on desc->effective_cpu, which is
+ * where the platform delivers the irq; the rare other CPUs (an irq that
+ * moved, whose old vector may still fire; a bare descriptor) count in
+ * ext->kstat, made on the control path before a move can happen.
  */
 struct ims_irq_desc {
 	uint32_t irq;
-	atomic_uint state;		/* IMS_IRQS_* */
-	ims_spinlock_t lock;		/* guards everything below but count/kstat */
-	uint16_t depth;			/* disable nesting */
-	uint8_t nlevels;
-	uint8_t flow;			/* enum ims_irq_flow */
+	atomic_uint state;		/* IMS_IRQS_* flags, flow, unhandled */
+	atomic_uint count;		/* handled on effective_cpu */
+	uint16_t effective_cpu;		/* IMS_IRQ_NO_CPU: not known */
+	ims_spinlock_t lock;		/* guards everything but count reads */
+	uint8_t depth;			/* disable nesting */
 	struct ims_irq_domain *domain;	/* outermost domain, NULL if bare */
 	_Atomic(struct ims_irq_action *) action;
-	struct ims_irq_mask_ref *affinity;	/* NULL: any CPU */
-	atomic_uint_fast64_t count;	/* interrupts handled */
-	atomic_uint *kstat;		/* per-CPU handled counts, or NULL */
-	int32_t effective_cpu;		/* -1: not known */
-	uint32_t irq_count;		/* storm window position */
-	uint32_t irqs_unhandled;	/* unhandled in this window */
+	struct ims_irq_ext *ext;	/* NULL until needed */
 	struct ims_irq_data data[];
 };
 
@@ -115,6 +140,9 @@ struct ims_irq_core {
 	uint32_t nr_masks;
 
 	atomic_uint_fast64_t spurious;	/* irqs raised with no descriptor */
+	/* Interrupts handled on a CPU no count was made for (a platform that
+	 * delivered where it never said it would); not in any irq's count. */
+	atomic_uint_fast64_t stray;
 };
 
 /*
@@ -148,6 +176,32 @@ static inline size_t ims__irq_desc_size(unsigned int nlevels)
 	return sizeof(struct ims_irq_desc) + nlevels * sizeof(struct ims_irq_data);
 }
 
+static inline unsigned int ims__irq_desc_nlevels(const struct ims_irq_desc *desc)
+{
+	return desc->domain ? desc->domain->depth : 1;
+}
+
+static inline unsigned int ims__irq_desc_flow(const struct ims_irq_desc *desc)
+{
+	return (ims__irqs(desc) & IMS_IRQS_FLOW_MASK) >> IMS_IRQS_FLOW_SHIFT;
+}
+
+static inline unsigned int ims__irq_desc_unhandled(const struct ims_irq_desc *desc)
+{
+	return ims__irqs(desc) >> IMS_IRQS_UNHANDLED_SHIFT;
+}
+
+/* Handled count of irq on cpu; desc->lock held. */
+static inline uint64_t ims__irq_desc_count_cpu(const struct ims_irq_desc *desc, uint32_t cpu)
+{
+	uint64_t n = cpu == desc->effective_cpu ? atomic_load_explicit(&desc->count, memory_order_relaxed)
+						: 0;
+
+	if (desc->ext && cpu < desc->ext->nr_kstat)
+		n += atomic_load_explicit(&desc->ext->kstat[cpu], memory_order_relaxed);
+	return n;
+}
+
 /* Lock-free lookup; the caller is in an RCU read section or holds core->lock. */
 static inline struct ims_irq_desc *ims__irq_to_desc(struct ims_irq_core *core, unsigned int irq)
 {
@@ -157,10 +211,28 @@ static inline struct ims_irq_desc *ims__irq_to_desc(struct ims_irq_core *core, u
 /* Irq numbers and descriptors; core->lock held. */
 int ims__irq_range_reserve_locked(struct ims_irq_core *core, int irq, unsigned int cnt);
 void ims__irq_range_release_locked(struct ims_irq_core *core, unsigned int irq, unsigned int cnt);
+/*
+ * A descriptor of domain (NULL: bare, one level) preceded by prefix bytes
+ * (a multiple of 8) that belong to the caller; with_ext also makes its ext.
+ * Not published. ims__irq_desc_free() frees it unless IMS_IRQS_OWNED is set,
+ * in which case its owner frees it with ims__irq_desc_release().
+ */
 struct ims_irq_desc *ims__irq_desc_new(struct ims_irq_core *core, unsigned int irq,
-				       unsigned int nlevels, struct ims_irq_domain *domain);
+				       struct ims_irq_domain *domain, size_t prefix, bool with_ext);
 void ims__irq_desc_free(struct ims_irq_core *core, struct ims_irq_desc *desc);
+void ims__irq_desc_release(struct ims_irq_core *core, struct ims_irq_desc *desc, size_t prefix);
+int ims__irq_desc_ext_make(struct ims_irq_core *core, struct ims_irq_desc *desc);
+void ims__irq_desc_ext_free(struct ims_irq_core *core, struct ims_irq_desc *desc);
 void ims__irq_descs_retire_locked(struct ims_irq_core *core, unsigned int irq, unsigned int cnt);
+
+/*
+ * Hierarchical allocation of one irq into a descriptor made by the caller
+ * with ims__irq_desc_new(domain, prefix) and marked IMS_IRQS_OWNED: the
+ * irq number, every level, publication. On failure nothing is left but the
+ * caller's descriptor. Free with ims_irq_domain_free_irqs(), then release.
+ */
+int ims__irq_domain_alloc_owned(struct ims_irq_domain *d, struct ims_irq_desc *desc, void *arg,
+				const struct ims_cpumask *affinity);
 
 /* Descriptor of a published irq, or NULL with an error set. */
 struct ims_irq_desc *ims__irq_desc_get(struct ims_irq_core *core, unsigned int irq,

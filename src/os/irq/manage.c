@@ -192,7 +192,7 @@ IMS_API int ims_irq_disable_nosync(struct ims_irq_core *core, unsigned int irq)
 		ims__spin_unlock(&desc->lock);
 		return ims__error(-EINVAL, "irq_disable: irq %u has no handler", irq);
 	}
-	if (desc->depth == UINT16_MAX) {
+	if (desc->depth == UINT8_MAX) {
 		ims__spin_unlock(&desc->lock);
 		return ims__error(-EINVAL, "irq_disable: irq %u: disable depth overflow", irq);
 	}
@@ -240,9 +240,8 @@ IMS_API int ims_irq_enable(struct ims_irq_core *core, unsigned int irq)
 		goto unlock;
 	}
 	if (--desc->depth == 0) {
-		ims__irqs_clear_locked(desc, IMS_IRQS_DISABLED | IMS_IRQS_STORM);
-		desc->irq_count = 0;
-		desc->irqs_unhandled = 0;
+		ims__irqs_clear_locked(desc, IMS_IRQS_DISABLED | IMS_IRQS_STORM |
+					       IMS_IRQS_UNHANDLED_MAX << IMS_IRQS_UNHANDLED_SHIFT);
 		ims__irq_unmask_locked(desc);
 		opened = true;
 	}
@@ -291,18 +290,32 @@ IMS_API int ims_irq_set_flow(struct ims_irq_core *core, unsigned int irq, enum i
 	if ((unsigned int)flow > IMS_FLOW_SIMPLE)
 		return ims__error(-EINVAL, "irq_set_flow: irq %u: unknown flow %d", irq, (int)flow);
 	ims__spin_lock(&desc->lock);
-	desc->flow = (uint8_t)flow;
+	atomic_store_explicit(&desc->state, (ims__irqs(desc) & ~(unsigned int)IMS_IRQS_FLOW_MASK) |
+					    (unsigned int)flow << IMS_IRQS_FLOW_SHIFT,
+			      memory_order_release);
 	ims__spin_unlock(&desc->lock);
 	return 0;
 }
 
 /* ---- affinity ---- */
 
+/* An ext that holds nothing yet (no mask, no counts). */
+static bool ext_unused(const struct ims_irq_ext *ext)
+{
+	if (ext->affinity)
+		return false;
+	for (uint32_t i = 0; i < ext->nr_kstat; i++)
+		if (atomic_load_explicit(&ext->kstat[i], memory_order_relaxed))
+			return false;
+	return true;
+}
+
 IMS_API int ims_irq_set_affinity(struct ims_irq_core *core, unsigned int irq,
 				 const struct ims_cpumask *mask)
 {
 	struct ims_irq_desc *desc = ims__irq_desc_get(core, irq, "irq_set_affinity");
 	struct ims_irq_mask_ref *ref, *old;
+	bool made_ext;
 	uint32_t n;
 	int lvl, ret = 0;
 
@@ -320,6 +333,14 @@ IMS_API int ims_irq_set_affinity(struct ims_irq_core *core, unsigned int irq,
 
 	ims__irq_bus_lock(desc);
 	ims__spin_lock(&desc->lock);
+	/* The mask lives in the descriptor's ext: make it first. */
+	made_ext = !desc->ext;
+	if (made_ext && ims__irq_desc_ext_make(core, desc)) {
+		ims__spin_unlock(&desc->lock);
+		ims__irq_bus_sync_unlock(desc);
+		ims__irq_mask_put(core, ref);
+		return -ENOMEM;
+	}
 	lvl = ims__irq_affinity_level(desc);
 	if (lvl >= 0) {
 		const struct ims_irq_chip *chip = ims__irq_level_domain(desc, (unsigned int)lvl)->chip;
@@ -332,7 +353,8 @@ IMS_API int ims_irq_set_affinity(struct ims_irq_core *core, unsigned int irq,
 			ims__spin_lock(&desc->lock);
 			if (ret < 0) {
 				/* The device kept its message: go back to where it points. */
-				struct ims_cpumask *back = desc->affinity ? &desc->affinity->mask : NULL;
+				struct ims_cpumask *back = desc->ext->affinity ? &desc->ext->affinity->mask
+									       : NULL;
 
 				if (back)
 					chip->irq_set_affinity(&desc->data[lvl], back, true);
@@ -343,16 +365,18 @@ IMS_API int ims_irq_set_affinity(struct ims_irq_core *core, unsigned int irq,
 	} else {
 		/* No level routes by CPU (a bare descriptor): the first CPU
 		 * of the mask is where it is delivered. */
-		desc->effective_cpu = (int32_t)ims__find_next_bit(mask->bits, n, 0);
+		desc->effective_cpu = (uint16_t)ims__find_next_bit(mask->bits, n, 0);
 	}
 	if (ret < 0) {
+		if (made_ext && ext_unused(desc->ext))
+			ims__irq_desc_ext_free(core, desc);
 		ims__spin_unlock(&desc->lock);
 		ims__irq_bus_sync_unlock(desc);
 		ims__irq_mask_put(core, ref);
 		return ret;
 	}
-	old = desc->affinity;
-	desc->affinity = ref;
+	old = desc->ext->affinity;
+	desc->ext->affinity = ref;
 	ims__spin_unlock(&desc->lock);
 	ims__irq_bus_sync_unlock(desc);
 	ims__irq_mask_put(core, old);
@@ -369,10 +393,11 @@ IMS_API int ims_irq_get_affinity(struct ims_irq_core *core, unsigned int irq, st
 		return ims__error(-EINVAL, "irq_get_affinity: irq %u: NULL output mask", irq);
 	ims_cpumask_zero(out);
 	ims__spin_lock(&desc->lock);
-	if (desc->affinity) {
-		memcpy(out->bits, desc->affinity->mask.bits,
-		       IMS_BITMAP_WORDS(IMS_MIN(out->nbits, desc->affinity->mask.nbits)) * 8);
-		if (out->nbits % 64 && out->nbits < desc->affinity->mask.nbits)
+	if (desc->ext && desc->ext->affinity) {
+		const struct ims_cpumask *m = &desc->ext->affinity->mask;
+
+		memcpy(out->bits, m->bits, IMS_BITMAP_WORDS(IMS_MIN(out->nbits, m->nbits)) * 8);
+		if (out->nbits % 64 && out->nbits < m->nbits)
 			out->bits[out->nbits / 64] &= (1ull << (out->nbits % 64)) - 1;
 	} else {
 		ims__bitmap_set(out->bits, 0, IMS_MIN(out->nbits, core->nr_cpus));
@@ -389,7 +414,7 @@ IMS_API int ims_irq_effective_cpu(struct ims_irq_core *core, unsigned int irq)
 	if (!desc)
 		return -EINVAL;
 	ims__spin_lock(&desc->lock);
-	cpu = desc->effective_cpu;
+	cpu = desc->effective_cpu == IMS_IRQ_NO_CPU ? -1 : desc->effective_cpu;
 	ims__spin_unlock(&desc->lock);
 	return cpu < 0 ? -ENODATA : cpu;
 }
@@ -413,10 +438,13 @@ IMS_API int ims_irq_get_info(struct ims_irq_core *core, unsigned int irq, struct
 	out->irq = irq;
 	out->hwirq = desc->data[0].hwirq;
 	out->depth = desc->depth;
-	out->effective_cpu = desc->effective_cpu;
-	out->count = atomic_load(&desc->count);
-	out->unhandled = desc->irqs_unhandled;
-	out->nr_levels = desc->nlevels;
+	out->effective_cpu = desc->effective_cpu == IMS_IRQ_NO_CPU ? -1 : desc->effective_cpu;
+	out->count = atomic_load_explicit(&desc->count, memory_order_relaxed);
+	if (desc->ext)
+		for (uint32_t i = 0; i < desc->ext->nr_kstat; i++)
+			out->count += atomic_load_explicit(&desc->ext->kstat[i], memory_order_relaxed);
+	out->unhandled = ims__irq_desc_unhandled(desc);
+	out->nr_levels = ims__irq_desc_nlevels(desc);
 	out->activated = st & IMS_IRQS_ACTIVATED;
 	out->started = st & IMS_IRQS_STARTED;
 	out->disabled = st & IMS_IRQS_DISABLED;
@@ -441,10 +469,14 @@ IMS_API int ims_irq_get_info(struct ims_irq_core *core, unsigned int irq, struct
 IMS_API uint64_t ims_irq_count_cpu(struct ims_irq_core *core, unsigned int irq, uint32_t cpu)
 {
 	struct ims_irq_desc *desc = ims__irq_desc_get(core, irq, "irq_count_cpu");
+	uint64_t n;
 
-	if (!desc || cpu >= core->nr_cpus || !desc->kstat)
+	if (!desc || cpu >= core->nr_cpus || (core->flags & IMS_IRQ_CORE_NO_PERCPU_STATS))
 		return 0;
-	return atomic_load_explicit(&desc->kstat[cpu], memory_order_relaxed);
+	ims__spin_lock(&desc->lock);
+	n = ims__irq_desc_count_cpu(desc, cpu);
+	ims__spin_unlock(&desc->lock);
+	return n;
 }
 
 bool ims__irq_has_action(struct ims_irq_core *core, unsigned int irq)

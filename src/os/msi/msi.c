@@ -19,6 +19,87 @@
 #include "os/msi/msi_internal.h"
 #include "util/sparse.h"
 
+/*
+ * A domain's index -> irq table: chunks of 1024 irq numbers (+ 1; 0 is
+ * none), made when an index of theirs is first used and given back when
+ * none is. Four bytes per vector; the descriptor is found through the
+ * core's irq table. Under the device lock.
+ */
+#define MAP_CHUNK_BITS 10u
+#define MAP_CHUNK (1u << MAP_CHUNK_BITS)
+
+struct index_map {
+	uint32_t **chunk;
+	uint16_t *used;
+	uint32_t nchunks;
+	void *spare;			/* one all-zero chunk kept for reuse */
+};
+
+static int map_init(struct index_map *m, uint32_t limit)
+{
+	m->nchunks = IMS_DIV_ROUND_UP(limit, MAP_CHUNK);
+	m->spare = NULL;
+	m->chunk = ims__calloc(m->nchunks, sizeof(*m->chunk), "msi_index_map");
+	m->used = m->chunk ? ims__calloc(m->nchunks, sizeof(*m->used), "msi_index_map") : NULL;
+	return m->used ? 0 : -ENOMEM;
+}
+
+static void map_destroy(struct index_map *m)
+{
+	for (uint32_t i = 0; m->chunk && i < m->nchunks; i++)
+		ims__free(m->chunk[i], MAP_CHUNK * sizeof(uint32_t));
+	ims__free(m->chunk, m->nchunks * sizeof(*m->chunk));
+	ims__free(m->used, m->nchunks * sizeof(*m->used));
+	ims__cache_drop(&m->spare);
+	m->chunk = NULL;
+	m->used = NULL;
+}
+
+static uint32_t map_get(const struct index_map *m, uint32_t index)
+{
+	uint32_t *c = m->chunk[index >> MAP_CHUNK_BITS];
+
+	return c ? c[index & (MAP_CHUNK - 1)] : 0;
+}
+
+/* Make sure index can be set; all or nothing. */
+static int map_prepare(struct index_map *m, uint32_t index)
+{
+	uint32_t **c = &m->chunk[index >> MAP_CHUNK_BITS];
+
+	if (!*c)
+		*c = ims__cache_take(&m->spare, MAP_CHUNK * sizeof(uint32_t), "msi_index_map");
+	return *c ? 0 : -ENOMEM;
+}
+
+/* Give an unused chunk back (after a failed prepare's use, or a clear). */
+static void map_trim(struct index_map *m, uint32_t index)
+{
+	uint32_t i = index >> MAP_CHUNK_BITS;
+
+	if (m->chunk[i] && !m->used[i]) {
+		ims__cache_put(&m->spare, m->chunk[i], MAP_CHUNK * sizeof(uint32_t));
+		m->chunk[i] = NULL;
+	}
+}
+
+static void map_set(struct index_map *m, uint32_t index, uint32_t irq)
+{
+	m->chunk[index >> MAP_CHUNK_BITS][index & (MAP_CHUNK - 1)] = irq + 1;
+	m->used[index >> MAP_CHUNK_BITS]++;
+}
+
+static void map_clear(struct index_map *m, uint32_t index)
+{
+	uint32_t *c = m->chunk[index >> MAP_CHUNK_BITS];
+
+	if (c && c[index & (MAP_CHUNK - 1)]) {
+		c[index & (MAP_CHUNK - 1)] = 0;
+		m->used[index >> MAP_CHUNK_BITS]--;
+	}
+	map_trim(m, index);
+}
+
 struct ims_msi_domain {
 	struct ims_device *dev;
 	enum ims_msi_domain_id domid;
@@ -27,7 +108,7 @@ struct ims_msi_domain {
 	uint32_t hwsize;			/* 0: software-managed */
 	uint32_t limit;				/* indices are < limit */
 	uint64_t *used;				/* index bitmap */
-	struct ims_sparse descs;		/* index -> ims_msi_desc */
+	struct index_map descs;			/* index -> irq */
 	uint32_t nr;				/* vectors allocated */
 	uint32_t free_hint;			/* no index below it is free */
 	uint32_t nr_groups;
@@ -54,9 +135,41 @@ static struct ims_msi_domain *level_msi_domain(const struct ims_irq_data *d)
 	return ims_irq_domain_host_data(ims_irq_data_domain(d));
 }
 
+/*
+ * A device vector is one allocation: its MSI descriptor, then the irq
+ * descriptor with its levels. The device domain's own level (level 0) keeps
+ * the vector's group and the next index of the group in its 64-bit word.
+ */
+_Static_assert(sizeof(struct ims_msi_desc) % 8 == 0, "the irq descriptor follows, 8-aligned");
+
+static struct ims_irq_desc *irq_desc_of(struct ims_msi_desc *desc)
+{
+	return (struct ims_irq_desc *)(desc + 1);
+}
+
+static struct ims_msi_desc *msi_desc_of(const struct ims_irq_desc *idesc)
+{
+	return (struct ims_msi_desc *)(uintptr_t)idesc - 1;
+}
+
+static uint32_t group_of(struct ims_msi_desc *desc)
+{
+	return (uint32_t)irq_desc_of(desc)->data[0].chip_u64;
+}
+
+static uint32_t group_next_of(struct ims_msi_desc *desc)
+{
+	return (uint32_t)(irq_desc_of(desc)->data[0].chip_u64 >> 32);
+}
+
+static void set_group(struct ims_msi_desc *desc, uint32_t group, uint32_t next)
+{
+	irq_desc_of(desc)->data[0].chip_u64 = group | (uint64_t)next << 32;
+}
+
 IMS_API struct ims_msi_desc *ims_msi_irq_desc(const struct ims_irq_data *d)
 {
-	return d->chip_data;
+	return msi_desc_of(ims__irq_data_desc(d));
 }
 
 IMS_API void *ims_msi_domain_chip_data(const struct ims_irq_data *d)
@@ -79,10 +192,8 @@ IMS_API struct ims_device *ims_msi_irq_device(const struct ims_irq_data *d)
 static void write_msg(struct ims_irq_data *d, const struct ims_msi_msg *msg)
 {
 	struct ims_msi_domain *md = level_msi_domain(d);
-	struct ims_msi_desc *desc = d->chip_data;
 
 	md->tmpl.chip.irq_write_msi_msg(d, msg);
-	desc->msg = *msg;
 }
 
 static int msi_domain_alloc(struct ims_irq_domain *d, unsigned int virq, unsigned int nr, void *arg)
@@ -96,7 +207,8 @@ static int msi_domain_alloc(struct ims_irq_domain *d, unsigned int virq, unsigne
 	ret = ims_irq_domain_alloc_irqs_parent(d, virq, nr, arg);
 	if (ret)
 		return ret;
-	return ims_irq_domain_set_info(d, virq, info->desc->index, info->desc);
+	/* The level's word holds the group, set once the vector exists. */
+	return ims_irq_domain_set_info(d, virq, info->desc->index, NULL);
 }
 
 static void msi_domain_free(struct ims_irq_domain *d, unsigned int virq, unsigned int nr)
@@ -259,7 +371,7 @@ static int validate_template(struct ims_device *dev, enum ims_msi_domain_id domi
 
 static void msi_domain_free_struct(struct ims_msi_domain *md)
 {
-	ims__sparse_destroy(&md->descs);
+	map_destroy(&md->descs);
 	if (md->used)
 		ims__free(md->used, IMS_BITMAP_WORDS(md->limit) * sizeof(uint64_t));
 	ims__free_str(md->name);
@@ -310,7 +422,7 @@ IMS_API int ims_msi_create_device_domain(struct ims_device *dev, enum ims_msi_do
 	md->used = ims__calloc(IMS_BITMAP_WORDS(md->limit), sizeof(uint64_t), "msi_domain_used");
 	if (!md->used)
 		goto free_md;
-	ret = ims__sparse_init(&md->descs, md->limit, "msi_desc_table");
+	ret = map_init(&md->descs, md->limit);
 	if (ret)
 		goto free_md;
 	info.name = md->name;
@@ -379,7 +491,10 @@ IMS_API int ims_msi_remove_device_domain(struct ims_device *dev, enum ims_msi_do
 
 static struct ims_msi_desc *desc_at(struct ims_msi_domain *md, uint32_t index)
 {
-	return index < md->limit ? ims__sparse_get(&md->descs, index) : NULL;
+	uint32_t irq1 = index < md->limit ? map_get(&md->descs, index) : 0;
+	struct ims_irq_desc *idesc = irq1 ? ims__irq_to_desc(md->dev->core, irq1 - 1) : NULL;
+
+	return idesc ? msi_desc_of(idesc) : NULL;
 }
 
 static bool has_handler(struct ims_device *dev, struct ims_msi_desc *desc)
@@ -392,6 +507,7 @@ static int alloc_one_locked(struct ims_msi_domain *md, uint32_t index, const str
 {
 	struct ims_device *dev = md->dev;
 	struct ims_msi_alloc_info info;
+	struct ims_irq_desc *idesc;
 	struct ims_msi_desc *desc;
 	int ret, virq;
 
@@ -408,12 +524,13 @@ static int alloc_one_locked(struct ims_msi_domain *md, uint32_t index, const str
 		return ims__error(-EEXIST, "msi_alloc: %s: index %u is already allocated", md->name,
 				  index);
 	}
-	desc = ims__zalloc(sizeof(*desc), "msi_desc");
-	if (!desc)
+	idesc = ims__irq_desc_new(dev->core, 0, md->domain, sizeof(*desc), false);
+	if (!idesc)
 		return -ENOMEM;
+	atomic_fetch_or_explicit(&idesc->state, IMS_IRQS_OWNED, memory_order_relaxed);
+	desc = msi_desc_of(idesc);
 	desc->index = index;
 	desc->icookie = icookie;
-	desc->group = group;
 	info.dev = dev;
 	info.desc = desc;
 	info.rid = dev->rid;
@@ -423,16 +540,17 @@ static int alloc_one_locked(struct ims_msi_domain *md, uint32_t index, const str
 		if (ret < 0)
 			goto free_desc;
 	}
-	ret = ims__sparse_prepare(&md->descs, index, 1);
+	ret = map_prepare(&md->descs, index);
 	if (ret)
 		goto undo_prepare;
-	ims__sparse_set(&md->descs, index, desc);
-	virq = ims_irq_domain_alloc_irqs(md->domain, -1, 1, &info, aff);
+	virq = ims__irq_domain_alloc_owned(md->domain, idesc, &info, aff);
 	if (virq < 0) {
 		ret = virq;
 		goto unstore;
 	}
 	desc->irq = (uint32_t)virq;
+	map_set(&md->descs, index, (uint32_t)virq);
+	set_group(desc, group, 0);
 	ims__set_bit(md->used, index);
 	if (index == md->free_hint)
 		md->free_hint = index + 1;
@@ -442,13 +560,12 @@ static int alloc_one_locked(struct ims_msi_domain *md, uint32_t index, const str
 	return 0;
 
 unstore:
-	ims__sparse_clear(&md->descs, index);
-	ims__sparse_trim(&md->descs, index, 1);
+	map_trim(&md->descs, index);
 undo_prepare:
 	if (md->tmpl.prepare_desc && md->tmpl.free_desc)
 		md->tmpl.free_desc(md->domain, desc);
 free_desc:
-	ims__free(desc, sizeof(*desc));
+	ims__irq_desc_release(dev->core, idesc, sizeof(*desc));
 	return ret;
 }
 
@@ -462,15 +579,14 @@ static int free_one_locked(struct ims_msi_domain *md, struct ims_msi_desc *desc)
 	ret = ims_irq_domain_free_irqs(md->dev->core, desc->irq, 1);
 	if (ret)
 		return ret;
-	ims__sparse_clear(&md->descs, index);
-	ims__sparse_trim(&md->descs, index, 1);
+	map_clear(&md->descs, index);
 	ims__clear_bit(md->used, index);
 	if (index < md->free_hint)
 		md->free_hint = index;
 	md->nr--;
 	if (md->tmpl.free_desc)
 		md->tmpl.free_desc(md->domain, desc);
-	ims__free(desc, sizeof(*desc));
+	ims__irq_desc_release(md->dev->core, irq_desc_of(desc), sizeof(*desc));
 	return 0;
 }
 
@@ -516,9 +632,9 @@ IMS_API int ims_msi_free_irq(struct ims_device *dev, enum ims_msi_domain_id domi
 		ret = ims__error(-EINVAL, "msi_free_irq: %s: index %u is not allocated", md->name, index);
 		goto unlock;
 	}
-	if (desc->group) {
+	if (group_of(desc)) {
 		ret = ims__error(-EINVAL, "msi_free_irq: %s: index %u belongs to group %u; free the group",
-				 md->name, index, desc->group);
+				 md->name, index, group_of(desc));
 		goto unlock;
 	}
 	if (has_handler(dev, desc)) {
@@ -568,7 +684,7 @@ IMS_API int ims_msi_alloc_group(struct ims_device *dev, enum ims_msi_domain_id d
 		if (ret)
 			goto unwind;
 		if (prev)
-			prev->group_next = (uint32_t)maps[i].index + 1;
+			set_group(prev, group, (uint32_t)maps[i].index + 1);
 		prev = desc_at(md, (uint32_t)maps[i].index);
 	}
 	md->nr_groups++;
@@ -593,17 +709,17 @@ static int free_group_locked(struct ims_msi_domain *md, uint32_t group)
 	struct ims_msi_desc *desc = group ? desc_at(md, group - 1) : NULL;
 	uint32_t next;
 
-	if (!desc || desc->group != group) {
+	if (!desc || group_of(desc) != group) {
 		ims__warn_once("msi_free_group: %s: group %u does not exist (double free?)", md->name,
 			       group);
 		return ims__error(-EINVAL, "msi_free_group: %s: no group %u", md->name, group);
 	}
-	for (struct ims_msi_desc *d = desc; d; d = d->group_next ? desc_at(md, d->group_next - 1) : NULL)
+	for (struct ims_msi_desc *d = desc; d; d = group_next_of(d) ? desc_at(md, group_next_of(d) - 1) : NULL)
 		if (has_handler(md->dev, d))
 			return ims__error(-EBUSY, "msi_free_group: %s: group %u: index %u (irq %u) still "
 					  "has a handler", md->name, group, d->index, d->irq);
 	while (desc) {
-		next = desc->group_next;
+		next = group_next_of(desc);
 		if (IMS_NEVER(free_one_locked(md, desc)))
 			return -EIO;
 		desc = next ? desc_at(md, next - 1) : NULL;
@@ -769,7 +885,7 @@ int ims__msi_device_check(struct ims_device *dev)
 		if (!md)
 			continue;
 		for (uint32_t i = 0; i < md->limit; i++) {
-			struct ims_msi_desc *desc = ims__sparse_get(&md->descs, i);
+			struct ims_msi_desc *desc = desc_at(md, i);
 
 			if (!!desc != ims__test_bit(md->used, i)) {
 				ret = ims__error(-EIO, "check: %s: index %u: store and bitmap disagree",
@@ -782,7 +898,7 @@ int ims__msi_device_check(struct ims_device *dev)
 			if (desc->index != i)
 				ret = ims__error(-EIO, "check: %s: index %u holds index %u", md->name, i,
 						 desc->index);
-			if (desc->group && desc->group == i + 1)
+			if (group_of(desc) == i + 1)
 				heads++;
 		}
 		if (n != md->nr)

@@ -307,7 +307,7 @@ static int vector_activate(struct ims_irq_domain *dom, struct ims_irq_data *d, b
 	struct ims_x86_vector_domain *vd = ims_irq_domain_host_data(dom);
 	const struct ims_cpumask *aff = ims_irq_data_affinity(d);
 	uint32_t irq = ims_irq_data_irq(d), cpu;
-	int v;
+	int v, ret;
 
 	(void)reserve;
 	lock(vd);
@@ -327,10 +327,16 @@ static int vector_activate(struct ims_irq_domain *dom, struct ims_irq_data *d, b
 					  irq);
 		return v;
 	}
+	/* Counts follow the CPU; the first move makes room for them. */
+	ret = ims_irq_data_set_effective_cpu(d, cpu);
+	if (ret) {
+		ims__matrix_free(vd->matrix, cpu, (uint32_t)v);
+		unlock(vd);
+		return ret;
+	}
 	entry_set_locked(vd, cpu, (uint32_t)v, irq, 0);
 	ims__matrix_remove_reserve(vd->matrix);
 	state_store(d, VS_MAKE(cpu, v, 0, 0, VS_HAS_VEC));
-	ims_irq_data_set_effective_cpu(d, cpu);
 	unlock(vd);
 	return 0;
 }
@@ -359,7 +365,7 @@ static int vector_set_affinity(struct ims_irq_data *d, const struct ims_cpumask 
 	struct ims_x86_vector_domain *vd = vd_of(d);
 	uint32_t irq = ims_irq_data_irq(d), cpu;
 	uint64_t s;
-	int v;
+	int v, ret;
 
 	(void)force;
 	lock(vd);
@@ -391,12 +397,17 @@ static int vector_set_affinity(struct ims_irq_data *d, const struct ims_cpumask 
 					  irq);
 		return v;
 	}
+	ret = ims_irq_data_set_effective_cpu(d, cpu);
+	if (ret) {
+		ims__matrix_free(vd->matrix, cpu, (uint32_t)v);
+		unlock(vd);
+		return ret;
+	}
 	/* Live before the levels above write the message that names it. */
 	entry_set_locked(vd, cpu, (uint32_t)v, irq, VT_MOVED);
 	hold_old_locked(vd, VS_CPU(s), VS_VEC(s));
 	state_store(d, VS_MAKE(cpu, v, VS_CPU(s), VS_VEC(s), VS_HAS_VEC | VS_MOVING));
 	vd->moves_started++;
-	ims_irq_data_set_effective_cpu(d, cpu);
 	unlock(vd);
 	return IMS_SET_AFFINITY_OK;
 }
