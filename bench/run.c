@@ -73,6 +73,7 @@ static const struct {
 	{ "delivery", ims__bench_delivery },
 	{ "matrix_4096_cpus", ims__bench_matrix },
 	{ "kvm_overhead", ims__bench_kvm_overhead },
+	{ "kvm_signal", ims__bench_kvm_signal },
 };
 
 IMS_API int ims_bench_run(const char *filter, uint32_t runs, ims_bench_fn fn, void *ctx)
