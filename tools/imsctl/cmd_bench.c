@@ -1,6 +1,7 @@
 /*
  * imsctl bench: run the benchmarks of ims/bench.h and print each figure as
- * a median over repeated runs, with its baseline, ratio and target. The
+ * a median over repeated runs, with its baseline, ratio and target, or
+ * the reason a benchmark was skipped on this machine (exit status 0). The
  * figures are measurements on a shared, noisy machine: compare ratios.
  */
 #include <jansson.h>
@@ -84,7 +85,7 @@ int imsctl_cmd_bench(int argc, char **argv)
 		printf("usage: imsctl bench [--json] [--runs N] [--only NAME]\n\n"
 		       "Run the benchmarks: allocation and free of an IMS vector through the whole\n"
 		       "hierarchy (with few and many vectors held), memory per IMS vector, delivery\n"
-		       "through the simulated machine against a pointer-chasing baseline, and the\n"
+		       "through the simulated machine against a pointer-chasing baseline, the\n"
 		       "vector matrix at 4,096 CPUs against 4, and an interrupt through the KVM\n"
 		       "backend against a bare KVM_SIGNAL_MSI loop (skipped, saying why, where KVM\n"
 		       "does not work). Each figure is the median of N runs (default 5, at most 64);\n"
