@@ -110,7 +110,7 @@ static int bare_open(struct bare_vm *b, const uint32_t *apic_ids, char *why, siz
 	}
 	return 0;
 fail:
-	snprintf(why, len, "%s: %s", step, strerror(errno));
+	snprintf(why, len, "kvm: the baseline's VM: %s: %s", step, strerror(errno));
 	bare_close(b);
 	return -ENODEV;
 }

@@ -35,8 +35,8 @@ struct ims_bench_result {
 	/*
 	 * Why the benchmark did not run on this machine (e.g. no usable
 	 * /dev/kvm), or NULL. A skipped benchmark is no failure: name, what
-	 * and skipped are set, and no figure is. The string lives until the
-	 * next ims_bench_run().
+	 * and skipped are set, and no figure is. Like the whole result, it
+	 * is valid only during the call of the result callback.
 	 */
 	const char *skipped;
 };
