@@ -15,6 +15,11 @@ struct bench_out {
 	json_t *arr;
 };
 
+static bool median_met(const struct ims_bench_result *r)
+{
+	return r->lower_is_better ? r->median <= r->target : r->median >= r->target;
+}
+
 static bool ratio_met(const struct ims_bench_result *r)
 {
 	return r->lower_is_better ? r->ratio <= r->target_ratio : r->ratio >= r->target_ratio;
@@ -42,16 +47,15 @@ static void on_result(const struct ims_bench_result *r, void *ctx)
 			json_object_set_new(j, "baseline_median", json_real(r->baseline_median));
 			json_object_set_new(j, "ratio", json_real(r->ratio));
 		}
-		if (r->target > 0) {
+		if (r->target > 0)
 			json_object_set_new(j, "target", json_real(r->target));
-			json_object_set_new(j, "meets_target",
-					    json_boolean(r->lower_is_better ? r->median <= r->target
-									    : r->median >= r->target));
-		}
-		if (r->target_ratio > 0) {
+		if (r->target_ratio > 0)
 			json_object_set_new(j, "target_ratio", json_real(r->target_ratio));
-			json_object_set_new(j, "meets_target", json_boolean(ratio_met(r)));
-		}
+		/* Met only if every target given is. */
+		if (r->target > 0 || r->target_ratio > 0)
+			json_object_set_new(j, "meets_target",
+					    json_boolean((r->target <= 0 || median_met(r)) &&
+							 (r->target_ratio <= 0 || ratio_met(r))));
 		json_array_append_new(o->arr, j);
 		return;
 	}
@@ -65,8 +69,7 @@ static void on_result(const struct ims_bench_result *r, void *ctx)
 		printf("  ratio %5.2f vs %s (%.1f %s)", r->ratio, r->baseline, r->baseline_median, r->unit);
 	if (r->target > 0)
 		printf("  target %s %.1f: %s", r->lower_is_better ? "<=" : ">=", r->target,
-		       (r->lower_is_better ? r->median <= r->target : r->median >= r->target) ? "met"
-														: "not met");
+		       median_met(r) ? "met" : "not met");
 	if (r->target_ratio > 0)
 		printf("  target ratio %s %.2f: %s", r->lower_is_better ? "<=" : ">=", r->target_ratio,
 		       ratio_met(r) ? "met" : "not met");
