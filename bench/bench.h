@@ -26,5 +26,7 @@ int ims__bench_alloc_free(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_memory(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_delivery(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_matrix(uint32_t runs, ims_bench_fn fn, void *ctx);
+int ims__bench_kvm_overhead(uint32_t runs, ims_bench_fn fn, void *ctx);
+int ims__bench_kvm_signal(uint32_t runs, ims_bench_fn fn, void *ctx);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * The benchmarks' runner and what they share. Each topic lives in its own
  * file: alloc.c (allocation and memory), delivery.c (the data path),
- * matrix.c (the vector matrix).
+ * matrix.c (the vector matrix), kvm.c (the KVM backend against bare
+ * KVM_SIGNAL_MSI).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,6 +72,8 @@ static const struct {
 	{ "memory_per_ims_vector", ims__bench_memory },
 	{ "delivery", ims__bench_delivery },
 	{ "matrix_4096_cpus", ims__bench_matrix },
+	{ "kvm_overhead", ims__bench_kvm_overhead },
+	{ "kvm_signal", ims__bench_kvm_signal },
 };
 
 IMS_API int ims_bench_run(const char *filter, uint32_t runs, ims_bench_fn fn, void *ctx)

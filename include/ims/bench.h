@@ -27,14 +27,27 @@ struct ims_bench_result {
 	double target;			/* the performance target in unit, 0 if none */
 	bool lower_is_better;
 	uint32_t runs;
+	/*
+	 * The performance target on the ratio, 0 if none (met when ratio is
+	 * at most this with lower_is_better, at least this otherwise).
+	 */
+	double target_ratio;
+	/*
+	 * Why the benchmark did not run on this machine (e.g. no usable
+	 * /dev/kvm), or NULL. A skipped benchmark is no failure: name, what
+	 * and skipped are set, and no figure is. Like the whole result, it
+	 * is valid only during the call of the result callback.
+	 */
+	const char *skipped;
 };
 
 typedef void (*ims_bench_fn)(const struct ims_bench_result *r, void *ctx);
 
 /*
  * Run the benchmarks whose name contains filter (NULL: all), each repeated
- * runs times (0: 5), calling fn with each result. 0, or a negative errno
- * with a message if a benchmark could not be set up.
+ * runs times (0: 5), calling fn with each result, a skipped one included.
+ * 0, or a negative errno with a message if a benchmark could not be set
+ * up (a benchmark that cannot run on this machine is skipped, not failed).
  */
 IMS_API int ims_bench_run(const char *filter, uint32_t runs, ims_bench_fn fn, void *ctx);
 
