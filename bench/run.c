@@ -1,7 +1,7 @@
 /*
  * The benchmarks' runner and what they share. Each topic lives in its own
  * file: alloc.c (allocation and memory), delivery.c (the data path),
- * matrix.c (the vector matrix).
+ * matrix.c (the vector matrix), scale.c (a million posted vectors).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,6 +71,7 @@ static const struct {
 	{ "memory_per_ims_vector", ims__bench_memory },
 	{ "delivery", ims__bench_delivery },
 	{ "matrix_4096_cpus", ims__bench_matrix },
+	{ "posted_1m", ims__bench_posted_1m },
 };
 
 IMS_API int ims_bench_run(const char *filter, uint32_t runs, ims_bench_fn fn, void *ctx)
