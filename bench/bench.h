@@ -78,6 +78,8 @@ extern const struct ims__scale_params ims__scale_1m;
 struct ims_device *ims__scale_device(struct ims__scale_machine *m, uint32_t d);
 struct ims_remap *ims__scale_device_remap(struct ims__scale_machine *m, uint32_t d);
 void *ims__scale_pid(struct ims__scale_machine *m, uint32_t vcpu);
+/* The ADI owning slot of device d raises it (with the slot's PASID). */
+int ims__scale_fire(struct ims__scale_machine *m, uint32_t d, uint32_t slot);
 
 /* The benchmarks, one per topic file. */
 int ims__bench_alloc_free(uint32_t runs, ims_bench_fn fn, void *ctx);

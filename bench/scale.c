@@ -363,6 +363,27 @@ void *ims__scale_pid(struct ims__scale_machine *m, uint32_t vcpu)
 	return (char *)m->pids + (size_t)vcpu * IMS_PID_SIZE;
 }
 
+/*
+ * The ADI that owns slot of device d raises it, with the PASID the slot
+ * carries (as the device would: the slot belongs to that ADI).
+ */
+int ims__scale_fire(struct ims__scale_machine *m, uint32_t d, uint32_t slot)
+{
+	struct scale_dev *sd;
+	uint64_t ctrl = 0;
+	int ret;
+
+	if (d >= m->nr_devs || slot >= m->p.slots)
+		return ims__error(-EINVAL, "scale: no slot %u on device %u", slot, d);
+	sd = m->devs[d];
+	ret = ims__hw_pci_mmio_read(sd->cfg, SCALE_BAR, (uint64_t)slot * IMS_SLOT_SIZE + IMS_SLOT_CTRL, 4,
+				    &ctrl);
+	if (ret)
+		return ret;
+	return ims__hw_ims_array_signal(sd->arr, slot, ctrl & IMS_SLOT_CTRL_PASID_EN,
+					(uint32_t)(ctrl >> IMS_SLOT_CTRL_PASID_SHIFT));
+}
+
 /* ---- allocating and posting ---- */
 
 /*
