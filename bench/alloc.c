@@ -11,22 +11,23 @@
 #include "util/alloc.h"
 
 /*
- * Nanoseconds per allocate-and-free of one IMS vector (a spare slot of the
- * first device, no handler) with whatever the machine holds now.
+ * Nanoseconds per allocate-and-free of one IMS vector (the first free slot
+ * of the first device, no handler) with whatever the machine holds now.
  */
 static int alloc_free_ns(struct ims__scale_machine *m, uint32_t reps, double *ns)
 {
 	struct ims_device *dev = ims__scale_device(m, 0);
-	uint32_t index = m->p.slots - 1;
 	union ims_msi_cookie c = { 0 };
 	double t0;
 	int ret = 0;
 
 	t0 = ims__bench_now_ns();
 	for (uint32_t i = 0; i < reps && !ret; i++) {
-		struct ims_msi_map map = ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, index, NULL, c);
+		struct ims_msi_map map = ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, IMS_MSI_ANY_INDEX,
+							      NULL, c);
 
-		ret = map.index < 0 ? map.index : ims_msi_free_irq(dev, IMS_MSI_SECONDARY_DOMAIN, index);
+		ret = map.index < 0 ? map.index
+				    : ims_msi_free_irq(dev, IMS_MSI_SECONDARY_DOMAIN, (uint32_t)map.index);
 	}
 	*ns = (ims__bench_now_ns() - t0) / reps;
 	return ret;
