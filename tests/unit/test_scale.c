@@ -4,9 +4,9 @@
  * groups and every vector posted. Every count is checked against a
  * recount (remapping units, vector domain, device domains, interrupt
  * core), every vector is raised once and must land as one guest vector of
- * one vCPU that no other vector uses, with no host vector involved, and
- * running out of guest vectors in the middle of an ADI takes back the
- * whole ADI.
+ * one vCPU that no other vector uses, with no host vector involved; and
+ * an ADI that fails in the middle (out of guest vectors, or any
+ * allocation failing) leaves nothing behind.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "bench/bench.h"
+#include "helpers/fail_nth.h"
 
 /* Recount everything against what the machine says it posted. */
 static void check_counts(struct ims__scale_machine *m)
@@ -129,6 +130,60 @@ static void scale_teardown_frees_everything(void **state)
 	assert_int_equal(b.objects, a.objects);
 }
 
+/* ---- one ADI, with each allocation in turn failing ---- */
+
+static const struct ims__scale_params small = { .ir_units = 2, .devices_per_unit = 1, .slots = 32,
+						.host_cpus = 1, .vcpus = 16, .adi_vectors = 8 };
+
+static int one_adi(void *ctx)
+{
+	return ims__scale_post(*(struct ims__scale_machine **)ctx, small.adi_vectors);
+}
+
+static void fresh_machine(void *ctx)
+{
+	struct ims__scale_machine **m = ctx;
+
+	ims__scale_machine_destroy(*m);
+	assert_int_equal(ims__scale_machine_create(&small, m), 0);
+}
+
+/* Nothing of a failed ADI is left anywhere. */
+static int nothing_posted(void *ctx)
+{
+	struct ims__scale_machine *m = *(struct ims__scale_machine **)ctx;
+
+	if (m->posted || ims_irq_core_nr_irqs(m->core))
+		return -1;
+	for (uint32_t v = 0; v < small.vcpus; v++)
+		if (m->next_gvec[v] != 0x20)
+			return -1;
+	for (uint32_t d = 0; d < m->nr_devs; d++) {
+		struct ims_remap_stats st;
+
+		if (ims_msi_nr_allocated(ims__scale_device(m, d), IMS_MSI_SECONDARY_DOMAIN))
+			return -1;
+		ims_remap_get_stats(ims__scale_device_remap(m, d), &st);
+		if (st.allocated || st.posted || ims_remap_check(ims__scale_device_remap(m, d)))
+			return -1;
+	}
+	return ims_x86_vector_check(m->vd) ? -1 : 0;
+}
+
+static void scale_adi_is_all_or_nothing_under_faults(void **state)
+{
+	const struct fail_nth_ops ops = { .op = one_adi, .undo = fresh_machine, .check = nothing_posted };
+	struct ims__scale_machine *m = NULL;
+	struct fail_nth_result r;
+
+	(void)state;
+	fresh_machine(&m);
+	r = fail_nth_run(&ops, &m);
+	assert_true(r.failures > 0);
+	assert_true(r.points >= small.adi_vectors);	/* every vector allocates */
+	ims__scale_machine_destroy(m);
+}
+
 static void expect_refused(const struct ims__scale_params *p, const char *what)
 {
 	struct ims__scale_machine *m = NULL;
@@ -170,6 +225,7 @@ int main(void)
 		cmocka_unit_test(scale_posts_across_16_units_and_recounts),
 		cmocka_unit_test(scale_out_of_guest_vectors_takes_back_the_adi),
 		cmocka_unit_test(scale_teardown_frees_everything),
+		cmocka_unit_test(scale_adi_is_all_or_nothing_under_faults),
 		cmocka_unit_test(scale_bad_params_are_refused),
 	};
 
