@@ -34,7 +34,6 @@
 #define SCALE_PI_VECTOR		0xf2	/* posted-interrupt notification */
 #define SCALE_GUEST_FIRST	0x20	/* first guest vector a device may use */
 #define SCALE_GUEST_VCPUS	16	/* vCPUs per guest */
-#define SCALE_DEVS_PER_BUS_RANGE 16	/* buses behind one unit */
 
 struct scale_dev {
 	struct ims_hw_pci_cfg *cfg;
@@ -91,6 +90,7 @@ static void dev_destroy(struct ims__scale_machine *m, struct scale_dev *d)
 	d->cfg = NULL;
 }
 
+/* The fabric: a device's memory write goes to the unit covering its requester id. */
 static void dev_sink(void *ctx, const struct ims_hw_msi_write *w)
 {
 	struct ims__scale_machine *m = ctx;
@@ -100,6 +100,11 @@ static void dev_sink(void *ctx, const struct ims_hw_msi_write *w)
 		ims__ir_unit_handle(u, w, NULL);
 }
 
+/*
+ * The hardware (config space, BAR 0 decoding the IMS array), then what its
+ * driver does: memory decode on, the array chip over the BAR, the device
+ * and its IMS domain on the unit's remapping domain. All or nothing.
+ */
 static int dev_create(struct ims__scale_machine *m, struct scale_dev *d, uint32_t unit, uint16_t rid)
 {
 	struct ims_hw_pci_cfg_params pp = { .vendor_id = 0x8086, .device_id = 0x0d5e, .class_code = 0x088000,
@@ -152,9 +157,11 @@ static int check_params(const struct ims__scale_params *p)
 	if (!p->ir_units || p->ir_units > IMS_SCALE_MAX_UNITS)
 		return ims__error(-EINVAL, "scale: %u remapping units, must be 1..%u", p->ir_units,
 				  IMS_SCALE_MAX_UNITS);
-	if (!p->devices_per_unit || p->devices_per_unit >= 255 * SCALE_DEVS_PER_BUS_RANGE)
-		return ims__error(-EINVAL, "scale: %u devices per unit, must be 1..%u", p->devices_per_unit,
-				  255 * SCALE_DEVS_PER_BUS_RANGE - 1);
+	/* A unit covers 256 / ir_units buses; its devices sit on all but
+	 * the first, 32 to a bus. */
+	if (!p->devices_per_unit || p->devices_per_unit > (256 / p->ir_units - 1) * 32)
+		return ims__error(-EINVAL, "scale: %u devices per unit, must be 1..%u with %u units",
+				  p->devices_per_unit, (256 / p->ir_units - 1) * 32, p->ir_units);
 	if (!p->slots || p->slots > 16128)
 		return ims__error(-EINVAL, "scale: %u IMS slots per device, must be 1..16128", p->slots);
 	if (entries > IMS_IRTE_MAX_ENTRIES)
@@ -254,12 +261,6 @@ int ims__scale_machine_create(const struct ims__scale_params *p, struct ims__sca
 	ndev = p->ir_units * p->devices_per_unit;
 	m->nr_devs = ndev;
 	m->buses_per_unit = 256 / p->ir_units;
-	if (p->devices_per_unit > (m->buses_per_unit - 1) * 32) {
-		ret = ims__error(-EINVAL, "scale: %u devices per unit do not fit the %u buses each of "
-				 "%u units has", p->devices_per_unit, m->buses_per_unit, p->ir_units);
-		free(m);
-		return ret;
-	}
 	m->apic_ids = calloc(p->host_cpus, sizeof(uint32_t));
 	m->units = calloc(p->ir_units, sizeof(*m->units));
 	m->remaps = calloc(p->ir_units, sizeof(*m->remaps));

@@ -214,6 +214,8 @@ static void scale_bad_params_are_refused(void **state)
 	expect_refused(&p, "do not divide");
 	p = ok, p.adi_vectors = IMS_SCALE_MAX_ADI_VECTORS + 1;
 	expect_refused(&p, "ADIs of");
+	p = ok, p.ir_units = 64, p.devices_per_unit = 97;
+	expect_refused(&p, "devices per unit");
 	p = ok, p.host_cpus = 0;
 	expect_refused(&p, "host CPUs");
 	assert_int_equal(ims__scale_machine_create(NULL, NULL), -EINVAL);
