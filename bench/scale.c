@@ -42,7 +42,7 @@ struct scale_dev {
 	struct ims_device *dev;
 	bool mapped;
 	uint32_t unit;
-	uint32_t posted;		/* vectors allocated and posted, from slot 0 up */
+	uint32_t posted;		/* vectors allocated and posted on it */
 	char name[16];
 };
 
