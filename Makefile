@@ -110,7 +110,7 @@ $(IMSCTL): $(TOOL_OBJS) $(STATIC)
 	$(Q)$(CC) -o $@ $(TOOL_OBJS) $(STATIC) $(ALL_LDFLAGS) -ljansson $(LIBS)
 
 # White-box unit and stress tests see src/ and link the static archive.
-TEST_CC = $(CC) $(ALL_CFLAGS) -Isrc -Itests -MMD -MP -o $@ $< $(TEST_HELPER_OBJS) $(STATIC) $(ALL_LDFLAGS) -lcmocka $(LIBS)
+TEST_CC = $(CC) $(ALL_CFLAGS) -Isrc -Itests -I. -MMD -MP -o $@ $< $(TEST_HELPER_OBJS) $(STATIC) $(ALL_LDFLAGS) -lcmocka $(LIBS)
 $(O)/tests/unit/%: tests/unit/%.c $(STATIC) $(TEST_HELPER_OBJS)
 	@mkdir -p $(dir $@)
 	$(Q)$(TEST_CC)

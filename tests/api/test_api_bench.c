@@ -62,6 +62,9 @@ static void benchmarks_report_medians_and_ratios(void **state)
 	assert_int_equal(seen, 2);
 	assert_int_equal(ims_bench_run("no such benchmark", 1, check_result, NULL), 0);
 	assert_int_equal(seen, 2);
+	/* A result's own name runs the benchmark that reports it (with its other result). */
+	assert_int_equal(ims_bench_run("posted_1m_rate", 1, check_result, NULL), 0);
+	assert_int_equal(seen, 4);
 }
 
 /*
