@@ -186,6 +186,69 @@ static int all_slots_free(void)
 
 /* ---- array chip ---- */
 
+/* An accessor over the BAR that counts what the chip does. */
+static unsigned int io_reads, io_writes;
+
+static int counting_read32(void *ctx, uint64_t off, uint32_t *val)
+{
+	(void)ctx;
+	io_reads++;
+	return bar_io.read32(bar_io.ctx, off, val);
+}
+
+static int counting_write32(void *ctx, uint64_t off, uint32_t val)
+{
+	(void)ctx;
+	io_writes++;
+	return bar_io.write32(bar_io.ctx, off, val);
+}
+
+static const struct ims_io_access counting_io = { counting_read32, counting_write32, NULL };
+
+/*
+ * A slot the chip has not written is reset in full; one it left clean
+ * needs only its control word, and a vector whose message is zero (never
+ * activated, or deactivated) is freed by masking alone. The slot reads the
+ * same either way.
+ */
+static void array_reuses_a_clean_slot_with_fewer_accesses(void **state)
+{
+	struct ims_msi_map m;
+
+	(void)state;
+	/* Whatever the slot held before the driver came, it is not trusted. */
+	assert_int_equal(bar_io.write32(bar_io.ctx, ARRAY_OFF + 16ull * 3 + IMS_SLOT_ADDR_LO, 0xfee00000), 0);
+	assert_int_equal(bar_io.write32(bar_io.ctx, ARRAY_OFF + 16ull * 3 + IMS_SLOT_DATA, 0x41), 0);
+	make_array_domain(&counting_io);
+	io_reads = io_writes = 0;
+	m = ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, 3, NULL, ims_chip_pasid_cookie(0x77));
+	assert_int_equal(m.index, 3);
+	assert_int_equal(io_writes, 5);
+	assert_int_equal(io_reads, 1);
+	assert_int_equal(slot_rd(3, IMS_SLOT_ADDR_LO), 0);
+	assert_int_equal(slot_rd(3, IMS_SLOT_DATA), 0);
+	assert_int_equal(slot_rd(3, IMS_SLOT_CTRL), pasid_ctrl(0x77, true));
+	io_reads = io_writes = 0;
+	assert_int_equal(ims_msi_free_irq(dev, IMS_MSI_SECONDARY_DOMAIN, 3), 0);
+	assert_int_equal(io_writes + io_reads, 2);
+	assert_slot_free(3);
+	/* Clean now: the next vector on it costs a write and a read. */
+	io_reads = io_writes = 0;
+	m = ims_msi_alloc_irq_at(dev, IMS_MSI_SECONDARY_DOMAIN, 3, NULL, ims_chip_pasid_cookie(0x78));
+	assert_int_equal(io_writes + io_reads, 2);
+	assert_int_equal(slot_rd(3, IMS_SLOT_CTRL), pasid_ctrl(0x78, true));
+	/* Activated, its message is written; freed, it is reset in full again. */
+	assert_int_equal(request_counted((unsigned)m.virq, "clean"), 0);
+	assert_int_equal(slot_rd(3, IMS_SLOT_ADDR_LO) >> 20, 0xfee);
+	assert_int_equal(ims_irq_free(core, (unsigned)m.virq, NULL), 0);
+	assert_int_equal(slot_rd(3, IMS_SLOT_ADDR_LO), 0);
+	io_reads = io_writes = 0;
+	assert_int_equal(ims_msi_free_irq(dev, IMS_MSI_SECONDARY_DOMAIN, 3), 0);
+	assert_int_equal(io_writes + io_reads, 2);	/* deactivation zeroed the message */
+	assert_slot_free(3);
+	assert_int_equal(all_slots_free(), 0);
+}
+
 static void array_alloc_programs_pasid_masked_and_free_resets(void **state)
 {
 	struct ims_msi_map m;
@@ -614,6 +677,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(array_alloc_programs_pasid_masked_and_free_resets, setup, teardown),
+		cmocka_unit_test_setup_teardown(array_reuses_a_clean_slot_with_fewer_accesses, setup, teardown),
 		cmocka_unit_test_setup_teardown(array_refuses_bad_cookie_and_unkept_pasid, setup, teardown),
 		cmocka_unit_test_setup_teardown(array_masked_slot_latches_and_delivers_on_unmask, setup, teardown),
 		cmocka_unit_test_setup_teardown(array_pasid_refused_across_adis, setup, teardown),

@@ -21,6 +21,13 @@ enum {
 	SLOT_USED = 1u << 0,		/* a vector owns the slot */
 	SLOT_CORE_MASKED = 1u << 1,	/* the interrupt core masked it */
 	SLOT_HELD = 1u << 2,		/* ims_array_chip_hold() holds it masked */
+	/*
+	 * What this chip last wrote to the slot, so that it need not write it
+	 * again: the message is all zero; the slot is as a free one is left
+	 * (masked, no PASID, zero message). Nothing else writes a slot.
+	 */
+	SLOT_MSG_ZERO = 1u << 3,
+	SLOT_CLEAN = 1u << 4,
 };
 
 struct ims_array_chip {
@@ -214,10 +221,22 @@ static void array_write_msg(struct ims_irq_data *d, const struct ims_msi_msg *ms
 	struct ims_array_chip *c = chip_of(d);
 	uint64_t slot = desc->dcookie.value;
 
+	bool zero = !msg->address_lo && !msg->address_hi && !msg->data;
+
+	ims__spin_lock(&c->ctrl_lock);
+	if (zero && (c->state[desc->index] & SLOT_MSG_ZERO)) {
+		ims__spin_unlock(&c->ctrl_lock);
+		return;
+	}
+	c->state[desc->index] &= (uint8_t)~SLOT_MSG_ZERO;
+	ims__spin_unlock(&c->ctrl_lock);
 	if (!wr(c, slot, IMS_SLOT_ADDR_LO, msg->address_lo) &&
 	    !wr(c, slot, IMS_SLOT_ADDR_HI, msg->address_hi) &&
-	    !wr(c, slot, IMS_SLOT_DATA, msg->data))
-		flush(c, slot, IMS_SLOT_DATA, NULL);
+	    !wr(c, slot, IMS_SLOT_DATA, msg->data) && !flush(c, slot, IMS_SLOT_DATA, NULL) && zero) {
+		ims__spin_lock(&c->ctrl_lock);
+		c->state[desc->index] |= SLOT_MSG_ZERO;
+		ims__spin_unlock(&c->ctrl_lock);
+	}
 }
 
 /*
@@ -241,19 +260,25 @@ static int array_prepare(struct ims_irq_domain *d, struct ims_msi_alloc_info *in
 	if (ret)
 		return ret;
 	slot = c->info.offset + (uint64_t)desc->index * IMS_SLOT_SIZE;
-	ret = slot_reset(c, slot, want);
+	/* A slot this chip left clean is masked with a zero message already:
+	 * the control word alone gives it the PASID. */
+	if (c->state[desc->index] & SLOT_CLEAN)
+		ret = wr(c, slot, IMS_SLOT_CTRL, want);
+	else
+		ret = slot_reset(c, slot, want);
+	c->state[desc->index] = 0;
 	ret = ret ? ret : flush(c, slot, IMS_SLOT_CTRL, &got);
 	if (!ret && got != want)
 		ret = ims__error(-EIO, "%s: slot %u kept control 0x%x, not 0x%x: the device does not "
 				 "hold the PASID", ims_irq_domain_name(d), desc->index, got, want);
 	if (ret) {
 		/* Leave the slot as a free one is, as far as the device lets us. */
-		if (!slot_reset(c, slot, IMS_SLOT_CTRL_MASKBIT))
-			flush(c, slot, IMS_SLOT_CTRL, NULL);
+		if (!slot_reset(c, slot, IMS_SLOT_CTRL_MASKBIT) && !flush(c, slot, IMS_SLOT_CTRL, NULL))
+			c->state[desc->index] = SLOT_CLEAN | SLOT_MSG_ZERO;
 		return ret;
 	}
 	ims__spin_lock(&c->ctrl_lock);
-	c->state[desc->index] = SLOT_USED | SLOT_CORE_MASKED;
+	c->state[desc->index] = SLOT_USED | SLOT_CORE_MASKED | SLOT_MSG_ZERO;
 	ims__spin_unlock(&c->ctrl_lock);
 	desc->dcookie.value = slot;
 	return 0;
@@ -263,10 +288,17 @@ static void array_free_desc(struct ims_irq_domain *d, struct ims_msi_desc *desc)
 {
 	struct ims_array_chip *c = ims_msi_domain_data(d);
 
+	uint64_t slot = desc->dcookie.value;
+	int ret;
+
 	ims__spin_lock(&c->ctrl_lock);
-	c->state[desc->index] = 0;
-	if (!slot_reset(c, desc->dcookie.value, IMS_SLOT_CTRL_MASKBIT))
-		flush(c, desc->dcookie.value, IMS_SLOT_CTRL, NULL);
+	/* With the message zero already, masking drops the PASID and is all. */
+	if (c->state[desc->index] & SLOT_MSG_ZERO)
+		ret = wr(c, slot, IMS_SLOT_CTRL, IMS_SLOT_CTRL_MASKBIT);
+	else
+		ret = slot_reset(c, slot, IMS_SLOT_CTRL_MASKBIT);
+	ret = ret ? ret : flush(c, slot, IMS_SLOT_CTRL, NULL);
+	c->state[desc->index] = ret ? 0 : SLOT_CLEAN | SLOT_MSG_ZERO;
 	ims__spin_unlock(&c->ctrl_lock);
 }
 
