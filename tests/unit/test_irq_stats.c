@@ -100,6 +100,8 @@ static void counts_follow_a_move_exactly(void **state)
 	assert_int_equal(ims_irq_count_cpu(m.core, (unsigned int)irq, 3), 2);
 	assert_int_equal(total(m.core, (unsigned int)irq), 7);
 	assert_int_equal(ims_irq_free(m.core, (unsigned int)irq, NULL), 0);
+	assert_int_equal(ims_irq_domain_free_irqs(m.core, (unsigned int)irq, 1), 0);
+	assert_int_equal(ims_irq_core_nr_irqs(m.core), 0);
 	ims_cpumask_destroy(to1);
 	ims_cpumask_destroy(to3);
 	x86m_destroy(&m);
@@ -144,6 +146,8 @@ static void failed_first_move_changes_nothing(void **state)
 	assert_int_equal(ims_irq_effective_cpu(m.core, (unsigned int)irq), 3);
 	assert_int_equal(total(m.core, (unsigned int)irq), hits);
 	assert_int_equal(ims_irq_free(m.core, (unsigned int)irq, NULL), 0);
+	assert_int_equal(ims_irq_domain_free_irqs(m.core, (unsigned int)irq, 1), 0);
+	assert_int_equal(ims_irq_core_nr_irqs(m.core), 0);
 	ims_cpumask_destroy(to3);
 	x86m_destroy(&m);
 }
