@@ -1,7 +1,7 @@
 /*
  * The benchmarks' runner and what they share. Each topic lives in its own
  * file: alloc.c (allocation and memory), delivery.c (the data path),
- * matrix.c (the vector matrix).
+ * threads.c (the data path on two threads), matrix.c (the vector matrix).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,6 +70,7 @@ static const struct {
 	{ "alloc_free_ims", ims__bench_alloc_free },
 	{ "memory_per_ims_vector", ims__bench_memory },
 	{ "delivery", ims__bench_delivery },
+	{ "delivery_2_threads", ims__bench_threads },
 	{ "matrix_4096_cpus", ims__bench_matrix },
 };
 
