@@ -6,9 +6,10 @@
  * It reads the latched configuration from atomics, reads table entries with
  * a 128-bit atomic load (software writes them the same way, so an entry is
  * never seen half old, half new), and keeps cached entries in seqcounted
- * slots. Its table and descriptor accesses run inside an RCU read section
- * (which keeps the DMA region list alive) and inside the unit's own
- * in-flight section: an invalidation waits for every in-flight section that
+ * slots. Every request runs inside the unit's own in-flight section, and
+ * its table and descriptor accesses also inside an RCU read section (which
+ * keeps the DMA region list alive); a cache hit of a remapped entry touches
+ * neither and does without that one. Of the in-flight section: an invalidation waits for every in-flight section that
  * began before it, so that once software has seen an invalidation complete
  * no request is still using the old entry (an interrupt already handed to
  * the APIC bus is in flight there, as on hardware). The unit counts its own
@@ -189,11 +190,17 @@ free_unit:
 	return -ENOMEM;
 }
 
+static void unit_wait_inflight_locked(struct ims_hw_ir_unit *u);
+
 void ims__ir_unit_destroy(struct ims_hw_ir_unit *u)
 {
 	if (!u)
 		return;
-	/* Requests still running on other threads must finish first. */
+	/* Requests still running on other threads must finish first: those
+	 * inside the unit's own section, and those still in an RCU one. */
+	ims__mutex_lock(&u->reg_lock);
+	unit_wait_inflight_locked(u);
+	ims__mutex_unlock(&u->reg_lock);
 	ims__rcu_synchronize();
 	ims__mutex_destroy(&u->reg_lock);
 	ims__free(u->log, u->log_cap * sizeof(*u->log));
@@ -501,7 +508,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 	unsigned int token;
 	uint64_t irta, gen = 0, lo, hi;
 	struct ims_u128 e;
-	bool eime, fpd, notified;
+	bool eime, fpd, notified, rcu = false;
 	int ret;
 
 	if (!out)
@@ -532,14 +539,22 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 	if (index >= 2u << (irta & IMS_IR_IRTA_S_MASK))
 		return fault(u, out, IMS_IR_FAULT_INDEX, w->rid, index, false);
 
-	ims__rcu_read_lock();
+	/*
+	 * A cache hit of a remapped entry touches no DMA memory: the RCU read
+	 * section (one more full barrier) is entered only on the way to the
+	 * table or a posted descriptor, and ended where the section ends.
+	 */
 	token = unit_enter(u);
 	if (!(u->flags & IMS_HW_IR_NO_CACHE) && cache_lookup(u, index, &e)) {
 		out->cache_hit = true;
 		hot_inc(u, ST_HIT);
 	} else {
-		uint64_t *p = ims__dma_map(u->dma, (irta & IMS_IR_IRTA_ADDR_MASK) + (uint64_t)index * IMS_IRTE_SIZE,
-					   IMS_IRTE_SIZE);
+		uint64_t *p;
+
+		ims__rcu_read_lock();
+		rcu = true;
+		p = ims__dma_map(u->dma, (irta & IMS_IR_IRTA_ADDR_MASK) + (uint64_t)index * IMS_IRTE_SIZE,
+				 IMS_IRTE_SIZE);
 
 		if (!p) {
 			ret = fault(u, out, IMS_IR_FAULT_TABLE_ACCESS, w->rid, index, false);
@@ -572,6 +587,10 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		goto unlock;
 	}
 	if ((lo >> IMS_IRTE_IM_SHIFT) & 1) {
+		if (!rcu) {
+			ims__rcu_read_lock();
+			rcu = true;
+		}
 		if (!post(u, lo, hi, eime, &out->irq, &notified)) {
 			ret = fault(u, out, IMS_IR_FAULT_PID_ACCESS, w->rid, index, fpd);
 			goto unlock;
@@ -587,7 +606,8 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		return send(u, out);
 	}
 	unit_exit(u, token);
-	ims__rcu_read_unlock();
+	if (rcu)
+		ims__rcu_read_unlock();
 
 	out->kind = IMS_IR_OUT_REMAPPED;
 	out->irq.vector = (uint8_t)ims__field_get(lo, IMS_IRTE_VECTOR_SHIFT, IMS_IRTE_VECTOR_MASK);
@@ -605,7 +625,8 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 
 unlock:
 	unit_exit(u, token);
-	ims__rcu_read_unlock();
+	if (rcu)
+		ims__rcu_read_unlock();
 	return ret;
 }
 
