@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hw/fence.h"
 #include "hw/iommu/remap_unit.h"
 #include "util/alloc.h"
 #include "util/atomic128.h"
@@ -156,6 +157,7 @@ int ims__ir_unit_create(const struct ims_hw_ir_unit_config *cfg, struct ims_hw_i
 	if (cfg->rid_first > cfg->rid_last)
 		return ims__error(-EINVAL, "ir unit: rid range %#x..%#x is empty", cfg->rid_first,
 				  cfg->rid_last);
+	ims__hw_fence_init();
 	u = ims__zalloc(sizeof(*u), "ir_unit");
 	if (!u)
 		return -ENOMEM;
@@ -234,8 +236,11 @@ struct ims_hw_ir_unit *ims__ir_route(struct ims_hw_ir_unit *const *units, unsign
  * waiter scans the shards. Other threads count themselves in the current
  * epoch's counter, then check that the epoch did not move meanwhile (if it
  * did, the waiter may have looked already: count again in the new one).
- * All of it is sequentially consistent, so either the waiter sees the
- * request or the request sees everything written before the wait began.
+ * The shard store and the request's reads are ordered by an asymmetric
+ * fence (hw/fence.h: a compiler barrier here, a barrier on every thread
+ * from the waiter); the rest is sequentially consistent. Either the waiter
+ * sees the request or the request sees everything written before the wait
+ * began.
  */
 #define IN_SHARD 2u
 
@@ -246,7 +251,9 @@ static unsigned int unit_enter(struct ims_hw_ir_unit *u)
 	if (ims_likely(t <= STAT_SHARDS)) {
 		atomic_uint_fast64_t *c = &u->shards[t - 1].inside;
 
-		atomic_store(c, atomic_load_explicit(c, memory_order_relaxed) + 1);
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		ims__hw_fence_light();
 		return IN_SHARD;
 	}
 	for (;;) {
@@ -280,7 +287,7 @@ static void unit_wait_inflight_locked(struct ims_hw_ir_unit *u)
 	old = atomic_fetch_add(&u->epoch, 1) & 1;
 	while (atomic_load_explicit(&u->inflight[old], memory_order_acquire))
 		sched_yield();
-	atomic_thread_fence(memory_order_seq_cst);
+	ims__hw_fence_heavy();
 	for (unsigned int i = 0; i < STAT_SHARDS; i++) {
 		uint_fast64_t v = atomic_load(&u->shards[i].inside);
 
