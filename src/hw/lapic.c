@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "hw/dma.h"
 #include "hw/lapic.h"
 #include "util/alloc.h"
 #include "util/compiler.h"
@@ -79,7 +80,8 @@ static inline void owner_inc(atomic_uint_fast64_t *c)
 
 int ims__lapic_create(uint32_t apic_id, struct ims_hw_lapic **out)
 {
-	struct ims_hw_lapic *l = ims__zalloc(sizeof(*l), "hw_lapic");
+	/* A line of its own: each APIC is its own CPU's. */
+	struct ims_hw_lapic *l = ims__dma_alloc_aligned(sizeof(*l), 64, "hw_lapic");
 
 	if (!l)
 		return -ENOMEM;
@@ -94,7 +96,7 @@ int ims__lapic_create(uint32_t apic_id, struct ims_hw_lapic **out)
 void ims__lapic_destroy(struct ims_hw_lapic *l)
 {
 	if (l)
-		ims__free(l, sizeof(*l));
+		ims__dma_free_aligned(l, sizeof(*l), 64);
 }
 
 uint32_t ims__lapic_id(const struct ims_hw_lapic *l)
