@@ -37,6 +37,7 @@ struct ims_rcu_reader *ims__rcu_reader_register(void)
 
 	if (self)
 		return self;
+	ims__fence_thread_register();	/* before this thread's first fence */
 	pthread_once(&key_once, make_key);
 	for (i = 0; i < RCU_MAX_READERS; i++) {
 		bool exp = false;
@@ -60,8 +61,12 @@ struct ims_rcu_reader *ims__rcu_reader_register(void)
 
 void ims__rcu_synchronize(void)
 {
-	unsigned int i, n = atomic_load(&high_water);
+	unsigned int i, n;
 
+	/* Every reader either shows its section now or sees what was
+	 * unpublished before this call. */
+	ims__fence_heavy();
+	n = atomic_load(&high_water);
 	for (i = 0; i < n; i++) {
 		struct ims_rcu_reader *r = &readers[i];
 		uint_fast64_t c;

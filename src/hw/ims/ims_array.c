@@ -11,7 +11,7 @@
  * reading unlocked (any change while the slot is unmasked, and the mask
  * itself) waits, after its store, until no signal that began before it is
  * still in flight; the mark and the reads of the signal are ordered by an
- * asymmetric fence (hw/fence.h). So, as with the lock: once a mask write
+ * asymmetric fence (util/fence.h). So, as with the lock: once a mask write
  * has returned no message of that slot leaves, and a message is never
  * made of parts of two different writes.
  */
@@ -19,10 +19,10 @@
 #include <sched.h>
 
 #include "hw/dma.h"
-#include "hw/fence.h"
 #include "hw/ims/ims_array.h"
 #include "util/alloc.h"
 #include "util/compiler.h"
+#include "util/fence.h"
 #include "util/lock.h"
 #include "util/log.h"
 
@@ -63,6 +63,7 @@ static struct signal_shard *my_shard(struct ims_hw_ims_array *a)
 	if (ims_unlikely(!t)) {
 		t = atomic_fetch_add_explicit(&next_thread, 1, memory_order_relaxed);
 		t = IMS_MIN(t, SHARDS) + 1;
+		ims__fence_thread_register();
 		thread_shard = t;
 	}
 	return t <= SHARDS ? &a->shards[t - 1] : NULL;
@@ -77,7 +78,7 @@ static void shard_bump(atomic_uint_fast64_t *c, memory_order mo)
 static void wait_signals_locked(struct ims_hw_ims_array *a)
 {
 	ims__assert_spin_held(&a->lock);
-	ims__hw_fence_heavy();
+	ims__fence_heavy();
 	for (unsigned int i = 0; i < SHARDS; i++) {
 		uint_fast64_t v = atomic_load_explicit(&a->shards[i].inside, memory_order_acquire);
 
@@ -175,7 +176,7 @@ int ims__hw_ims_array_create(const struct ims_hw_ims_array_params *p,
 	a = ims__dma_alloc_aligned(sizeof(*a), 64, "ims_array");	/* shards: a line each */
 	if (!a)
 		return -ENOMEM;
-	ims__hw_fence_init();
+	ims__fence_init();
 	a->nr = p->nr_slots;
 	ims__spin_init(&a->lock);
 	a->out = (struct ims_hw_slot_out){ *sink, p->rid, &a->stats, &a->lock };
@@ -222,7 +223,7 @@ static bool signal_unlocked(struct ims_hw_ims_array *a, uint32_t slot, bool pasi
 	if (ims_unlikely(!sh))
 		return false;
 	shard_bump(&sh->inside, memory_order_relaxed);
-	ims__hw_fence_light();
+	ims__fence_light();
 	ctrl = __atomic_load_n(&s->ctrl, __ATOMIC_RELAXED);
 	if (ims_unlikely((ctrl & IMS_SLOT_CTRL_MASKBIT) ||
 			 pasid_valid != !!(ctrl & IMS_SLOT_CTRL_PASID_EN) ||

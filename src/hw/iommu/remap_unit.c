@@ -22,11 +22,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hw/fence.h"
 #include "hw/iommu/remap_unit.h"
 #include "util/alloc.h"
 #include "util/atomic128.h"
 #include "util/compiler.h"
+#include "util/fence.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/rcu.h"
@@ -52,8 +52,7 @@ enum { ST_COMPAT, ST_REMAPPED, ST_POSTED, ST_NOTIFY, ST_HIT, ST_MISS, ST_NR };
 struct stat_shard {
 	atomic_uint_fast64_t c[ST_NR];
 	atomic_uint_fast64_t inside;	/* odd while the owner thread is in a request */
-	char pad[64 - (ST_NR + 1) * sizeof(atomic_uint_fast64_t)];	/* one cache line each */
-};
+} __attribute__((aligned(64)));	/* one cache line each (the unit is allocated aligned) */
 
 struct ims_hw_ir_unit {
 	char name[32];
@@ -106,19 +105,25 @@ struct ims_hw_ir_unit {
 static atomic_uint next_thread;
 static _Thread_local unsigned int thread_slot __attribute__((tls_model("initial-exec")));	/* 1 + shard index; 0: not yet */
 
-static unsigned int my_slot(void)
+static __attribute__((noinline)) unsigned int first_slot(void)
 {
-	unsigned int t = thread_slot;
+	unsigned int t = atomic_fetch_add_explicit(&next_thread, 1, memory_order_relaxed);
 
-	if (ims_unlikely(!t)) {
-		t = atomic_fetch_add_explicit(&next_thread, 1, memory_order_relaxed);
-		t = IMS_MIN(t, STAT_SHARDS) + 1;
-		thread_slot = t;
-	}
+	t = IMS_MIN(t, STAT_SHARDS) + 1;
+	ims__fence_thread_register();
+	thread_slot = t;
 	return t;
 }
 
-static void hot_inc(struct ims_hw_ir_unit *u, unsigned int i)
+static inline unsigned int my_slot(void)
+{
+	unsigned int t = thread_slot;
+
+	return ims_likely(t) ? t : first_slot();
+}
+
+/* Inlined: it runs twice on every request. */
+static inline __attribute__((always_inline)) void hot_inc(struct ims_hw_ir_unit *u, unsigned int i)
 {
 	unsigned int t = my_slot();
 	atomic_uint_fast64_t *c;
@@ -157,8 +162,8 @@ int ims__ir_unit_create(const struct ims_hw_ir_unit_config *cfg, struct ims_hw_i
 	if (cfg->rid_first > cfg->rid_last)
 		return ims__error(-EINVAL, "ir unit: rid range %#x..%#x is empty", cfg->rid_first,
 				  cfg->rid_last);
-	ims__hw_fence_init();
-	u = ims__zalloc(sizeof(*u), "ir_unit");
+	ims__fence_init();
+	u = ims__dma_alloc_aligned(sizeof(*u), 64, "ir_unit");
 	if (!u)
 		return -ENOMEM;
 	u->cache = ims__calloc(cn, sizeof(*u->cache), "ir_cache");
@@ -188,7 +193,7 @@ int ims__ir_unit_create(const struct ims_hw_ir_unit_config *cfg, struct ims_hw_i
 free_cache:
 	ims__free(u->cache, cn * sizeof(*u->cache));
 free_unit:
-	ims__free(u, sizeof(*u));
+	ims__dma_free_aligned(u, sizeof(*u), 64);
 	return -ENOMEM;
 }
 
@@ -207,7 +212,7 @@ void ims__ir_unit_destroy(struct ims_hw_ir_unit *u)
 	ims__mutex_destroy(&u->reg_lock);
 	ims__free(u->log, u->log_cap * sizeof(*u->log));
 	ims__free(u->cache, u->cache_n * sizeof(*u->cache));
-	ims__free(u, sizeof(*u));
+	ims__dma_free_aligned(u, sizeof(*u), 64);
 }
 
 bool ims__ir_unit_covers(const struct ims_hw_ir_unit *u, uint16_t rid)
@@ -237,7 +242,7 @@ struct ims_hw_ir_unit *ims__ir_route(struct ims_hw_ir_unit *const *units, unsign
  * epoch's counter, then check that the epoch did not move meanwhile (if it
  * did, the waiter may have looked already: count again in the new one).
  * The shard store and the request's reads are ordered by an asymmetric
- * fence (hw/fence.h: a compiler barrier here, a barrier on every thread
+ * fence (util/fence.h: a compiler barrier here, a barrier on every thread
  * from the waiter); the rest is sequentially consistent. Either the waiter
  * sees the request or the request sees everything written before the wait
  * began.
@@ -253,7 +258,7 @@ static unsigned int unit_enter(struct ims_hw_ir_unit *u)
 
 		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
-		ims__hw_fence_light();
+		ims__fence_light();
 		return IN_SHARD;
 	}
 	for (;;) {
@@ -287,7 +292,7 @@ static void unit_wait_inflight_locked(struct ims_hw_ir_unit *u)
 	old = atomic_fetch_add(&u->epoch, 1) & 1;
 	while (atomic_load_explicit(&u->inflight[old], memory_order_acquire))
 		sched_yield();
-	ims__hw_fence_heavy();
+	ims__fence_heavy();
 	for (unsigned int i = 0; i < STAT_SHARDS; i++) {
 		uint_fast64_t v = atomic_load(&u->shards[i].inside);
 
