@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,61 +18,95 @@
 
 #define THREADS 2
 
+/*
+ * The workers live through every run, so that each keeps its thread (and
+ * the per-thread shards and RCU slot it claimed) from one run to the next.
+ * Each waits for its go, runs its lane and posts done.
+ */
+struct pool;
 struct worker {
+	struct pool *pool;
 	struct ims_bench_lane *lane;
-	pthread_barrier_t *go;
-	uint32_t n;
+	sem_t go;
 	double t0, t1;
 	int ret;
+};
+
+struct pool {
+	struct worker w[THREADS];
+	pthread_t tid[THREADS];
+	uint32_t started;
+	sem_t done;
+	uint32_t n;		/* interrupts per worker this run */
+	bool quit;
 };
 
 static void *work(void *arg)
 {
 	struct worker *w = arg;
+	struct pool *p = w->pool;
 
-	pthread_barrier_wait(w->go);
-	w->t0 = ims__bench_now_ns();
-	w->ret = ims__bench_lane_run(w->lane, w->n);
-	w->t1 = ims__bench_now_ns();
-	return NULL;
+	for (;;) {
+		while (sem_wait(&w->go))
+			;	/* EINTR */
+		if (p->quit)
+			return NULL;
+		w->t0 = ims__bench_now_ns();
+		w->ret = ims__bench_lane_run(w->lane, p->n);
+		w->t1 = ims__bench_now_ns();
+		sem_post(&p->done);
+	}
 }
 
-/* Interrupts per second of `threads` lanes run at once, each n times. */
-static int rate(struct ims_bench_lane *lanes, uint32_t threads, uint32_t n, double *out)
+static void pool_stop(struct pool *p)
 {
-	struct worker w[THREADS];
-	pthread_t tid[THREADS];
-	pthread_barrier_t go;
+	p->quit = true;
+	for (uint32_t i = 0; i < p->started; i++)
+		sem_post(&p->w[i].go);
+	for (uint32_t i = 0; i < p->started; i++)
+		pthread_join(p->tid[i], NULL);
+	for (uint32_t i = 0; i < THREADS; i++)
+		sem_destroy(&p->w[i].go);
+	sem_destroy(&p->done);
+}
+
+static int pool_start(struct pool *p, struct ims_bench_lane *lanes)
+{
+	sem_init(&p->done, 0, 0);
+	for (uint32_t i = 0; i < THREADS; i++) {
+		p->w[i] = (struct worker){ .pool = p, .lane = &lanes[i] };
+		sem_init(&p->w[i].go, 0, 0);
+	}
+	for (; p->started < THREADS; p->started++) {
+		if (pthread_create(&p->tid[p->started], NULL, work, &p->w[p->started])) {
+			pool_stop(p);
+			return ims__error(-EAGAIN, "cannot start thread %u", p->started);
+		}
+	}
+	return 0;
+}
+
+/* Interrupts per second of the first `active` lanes run at once, each n times. */
+static int rate(struct pool *p, uint32_t active, uint32_t n, double *out)
+{
 	double t0 = 0, t1 = 0;
-	uint32_t i, started = 0;
 	int ret = 0;
 
-	if (pthread_barrier_init(&go, NULL, threads))
-		return -ENOMEM;
-	for (i = 0; i < threads; i++) {
-		w[i] = (struct worker){ .lane = &lanes[i], .go = &go, .n = n };
-		if (pthread_create(&tid[i], NULL, work, &w[i])) {
-			ret = ims__error(-EAGAIN, "cannot start thread %u", i);
-			break;
-		}
-		started++;
+	p->n = n;
+	for (uint32_t i = 0; i < active; i++)
+		sem_post(&p->w[i].go);
+	for (uint32_t i = 0; i < active; i++)
+		while (sem_wait(&p->done))
+			;	/* EINTR */
+	for (uint32_t i = 0; i < active; i++) {
+		if (p->w[i].ret && !ret)
+			ret = p->w[i].ret;
+		if (!i || p->w[i].t0 < t0)
+			t0 = p->w[i].t0;
+		if (!i || p->w[i].t1 > t1)
+			t1 = p->w[i].t1;
 	}
-	if (started < threads) {
-		/* The barrier waits for every thread: nothing started can pass it. */
-		pthread_barrier_destroy(&go);
-		return ret;
-	}
-	for (i = 0; i < threads; i++) {
-		pthread_join(tid[i], NULL);
-		if (w[i].ret && !ret)
-			ret = w[i].ret;
-		if (!i || w[i].t0 < t0)
-			t0 = w[i].t0;
-		if (!i || w[i].t1 > t1)
-			t1 = w[i].t1;
-	}
-	pthread_barrier_destroy(&go);
-	*out = (double)threads * n / ((t1 - t0) * 1e-9);
+	*out = (double)active * n / ((t1 - t0) * 1e-9);
 	return ret;
 }
 
@@ -84,18 +119,26 @@ int ims__bench_threads(uint32_t runs, ims_bench_fn fn, void *ctx)
 	const uint32_t n = 1000000;
 	struct ims_bench_lane *lanes = ims__bench_lane_alloc(THREADS);
 	struct sim_machine *m = NULL;
+	struct pool pool = { 0 };
+	bool started = false;
 	uint32_t set = 0;
 	int ret = lanes ? ims__bench_machine(2048, &m) : -ENOMEM;
 
 	/* The thread of lane i is CPU i: no two lanes share an APIC. */
 	for (; !ret && set < THREADS; set++)
 		ret = ims__bench_lane_setup(m, set, set, &lanes[set]);
+	if (!ret) {
+		ret = pool_start(&pool, lanes);
+		started = !ret;
+	}
 	for (uint32_t k = 0; k < runs && !ret; k++) {
-		ret = rate(lanes, 1, n, &one[k]);
+		ret = rate(&pool, 1, n, &one[k]);
 		if (!ret)
-			ret = rate(lanes, THREADS, n, &two[k]);
+			ret = rate(&pool, THREADS, n, &two[k]);
 		x[k] = ret ? 0 : two[k] / one[k];
 	}
+	if (started)
+		pool_stop(&pool);
 	while (m && set--)
 		ims__bench_lane_teardown(&lanes[set]);
 	if (m)
