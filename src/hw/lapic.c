@@ -189,25 +189,39 @@ bool ims__lapic_irr_pending(struct ims_hw_lapic *l)
 	return false;
 }
 
+/* Highest set bit of a 256-bit register read word by word from the top: -1 if none. */
+static inline int highest_atomic(_Atomic uint64_t *r, memory_order mo, uint64_t *word)
+{
+	for (int i = WORDS - 1; i >= 0; i--) {
+		uint64_t x = atomic_load_explicit(&r[i], mo);
+
+		if (x) {
+			*word = x;
+			return i * 64 + 63 - __builtin_clzll(x);
+		}
+	}
+	return -1;
+}
+
 int ims__lapic_accept(struct ims_hw_lapic *l)
 {
-	uint64_t irr[WORDS], isr[WORDS], bit;
-	int v, w;
+	uint64_t irrw, isrw = 0, bit;
+	int v, s, w;
 
 	cpu_enter(l);
 	/* Acquire: what the senders wrote before their messages is seen here. */
-	load_words(l->irr, irr, memory_order_acquire);
-	v = highest_bit(irr);
+	v = highest_atomic(l->irr, memory_order_acquire, &irrw);
 	if (v < 0)
 		goto none;
-	load_words(l->isr, isr, memory_order_relaxed);	/* ours */
+	s = highest_atomic(l->isr, memory_order_relaxed, &isrw);	/* ours */
 	if (((uint32_t)v & 0xf0u) <=
-	    (ppr_of(atomic_load_explicit(&l->tpr, memory_order_relaxed), highest_bit(isr)) & 0xf0u))
+	    (ppr_of(atomic_load_explicit(&l->tpr, memory_order_relaxed), s) & 0xf0u))
 		goto none;
 	w = v / 64;
 	bit = 1ull << (v % 64);
 	/* In service before it leaves IRR (see the top of the file). */
-	atomic_store_explicit(&l->isr[w], isr[w] | bit, memory_order_release);
+	atomic_store_explicit(&l->isr[w], atomic_load_explicit(&l->isr[w], memory_order_relaxed) | bit,
+			      memory_order_release);
 	atomic_fetch_and_explicit(&l->irr[w], ~bit, memory_order_acq_rel);
 	owner_inc(&l->accepted);
 	cpu_exit(l);
@@ -221,17 +235,15 @@ none:
 /* EOI: the CPU ends its highest vector in service. */
 static void eoi(struct ims_hw_lapic *l)
 {
-	uint64_t isr[WORDS];
+	uint64_t isrw = 0;
 	int v;
 
 	cpu_enter(l);
-	load_words(l->isr, isr, memory_order_relaxed);	/* ours */
-	v = highest_bit(isr);
+	v = highest_atomic(l->isr, memory_order_relaxed, &isrw);	/* ours */
 	if (v < 0) {
 		owner_inc(&l->eoi_empty);
 	} else {
-		atomic_store_explicit(&l->isr[v / 64], isr[v / 64] & ~(1ull << (v % 64)),
-				      memory_order_release);
+		atomic_store_explicit(&l->isr[v / 64], isrw & ~(1ull << (v % 64)), memory_order_release);
 		owner_inc(&l->eoi);
 	}
 	cpu_exit(l);
