@@ -53,7 +53,8 @@ struct ims_hw_ims_array {
 };
 
 static atomic_uint next_thread;
-static _Thread_local unsigned int thread_shard __attribute__((tls_model("initial-exec")));	/* 1 + index; 0: not yet */
+/* This thread's shard: 1 + index; 0 not yet chosen. */
+static _Thread_local unsigned int thread_shard __attribute__((tls_model("initial-exec")));
 
 /* This thread's shard, or NULL beyond the first SHARDS threads. */
 static struct signal_shard *my_shard(struct ims_hw_ims_array *a)
@@ -224,7 +225,7 @@ static bool signal_unlocked(struct ims_hw_ims_array *a, uint32_t slot, bool pasi
 		return false;
 	shard_bump(&sh->inside, memory_order_relaxed);
 	ims__fence_light();
-	ctrl = __atomic_load_n(&s->ctrl, __ATOMIC_RELAXED);
+	ctrl = __atomic_load_n(&s->ctrl, __ATOMIC_ACQUIRE);
 	if (ims_unlikely((ctrl & IMS_SLOT_CTRL_MASKBIT) ||
 			 pasid_valid != !!(ctrl & IMS_SLOT_CTRL_PASID_EN) ||
 			 (pasid_valid && pasid != ctrl >> IMS_SLOT_CTRL_PASID_SHIFT))) {

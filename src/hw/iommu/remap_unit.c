@@ -8,11 +8,12 @@
  * never seen half old, half new), and keeps cached entries in seqcounted
  * slots. Every request runs inside the unit's own in-flight section, and
  * its table and descriptor accesses also inside an RCU read section (which
- * keeps the DMA region list alive); a cache hit of a remapped entry touches
- * neither and does without that one. Of the in-flight section: an invalidation waits for every in-flight section that
- * began before it, so that once software has seen an invalidation complete
- * no request is still using the old entry (an interrupt already handed to
- * the APIC bus is in flight there, as on hardware). The unit counts its own
+ * keeps the DMA region list alive; a cache hit of a remapped entry reads
+ * neither and does without it). An invalidation waits for every in-flight
+ * section that began before it, so that once software has seen an
+ * invalidation complete no request is still using the old entry (an
+ * interrupt already handed to the APIC bus is in flight there, as on
+ * hardware). The unit counts its own
  * sections rather than waiting for an RCU grace period because software
  * invalidates with an interrupt descriptor's lock held, and the interrupt
  * core's data path holds an RCU read section while it waits for that lock.
