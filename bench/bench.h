@@ -84,6 +84,32 @@ void *ims__scale_pid(struct ims__scale_machine *m, uint32_t vcpu);
 /* The ADI owning slot of device d raises it (with the slot's PASID). */
 int ims__scale_fire(struct ims__scale_machine *m, uint32_t d, uint32_t slot);
 
+/*
+ * One simulated CPU's share of the data path benchmarks: the first
+ * BENCH_LANE_VECS vectors of an ADI, moved to the CPU and lent to a handler
+ * that counts, raised in turn by the device and taken by the CPU on the
+ * calling thread. A lane is a cache line of its own (and more), so that
+ * lanes on different threads share nothing but the machine.
+ */
+#define BENCH_LANE_VECS 16
+struct ims_bench_lane {
+	struct sim_machine *m;
+	struct sim_device *dev;
+	struct ims_hw_lapic *lapic;
+	struct sim_vec *vecs[BENCH_LANE_VECS];
+	uint32_t cpu, pasid;
+	uint64_t handled;
+} __attribute__((aligned(64)));
+
+struct ims_bench_lane *ims__bench_lane_alloc(uint32_t n);
+void ims__bench_lane_free(struct ims_bench_lane *l, uint32_t n);
+/* Create ADI adi of device 0 and set its lane up on cpu (then run it once). */
+int ims__bench_lane_setup(struct sim_machine *m, uint32_t adi, uint32_t cpu, struct ims_bench_lane *l);
+/* Give the vectors back to the machine's handler (the ADI stays). */
+void ims__bench_lane_teardown(struct ims_bench_lane *l);
+/* n interrupts, each raised, accepted and handled before the next. */
+int ims__bench_lane_run(struct ims_bench_lane *l, uint32_t n);
+
 /* The benchmarks, one per topic file. */
 int ims__bench_alloc_free(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_memory(uint32_t runs, ims_bench_fn fn, void *ctx);
@@ -92,5 +118,6 @@ int ims__bench_matrix(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_kvm_overhead(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_kvm_signal(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_posted_1m(uint32_t runs, ims_bench_fn fn, void *ctx);
+int ims__bench_threads(uint32_t runs, ims_bench_fn fn, void *ctx);
 
 #endif

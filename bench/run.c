@@ -1,8 +1,9 @@
 /*
  * The benchmarks' runner and what they share. Each topic lives in its own
  * file: alloc.c (allocation and memory), delivery.c (the data path),
- * matrix.c (the vector matrix), kvm.c (the KVM backend against bare
- * KVM_SIGNAL_MSI), scale.c (a million posted vectors).
+ * threads.c (the data path on two threads), matrix.c (the vector matrix),
+ * kvm.c (the KVM backend against bare KVM_SIGNAL_MSI), scale.c (a million
+ * posted vectors).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -72,7 +73,8 @@ static const struct {
 } benches[] = {
 	{ "alloc_free_ims", "alloc_free_ims_many", ims__bench_alloc_free },
 	{ "memory_per_ims_vector", "memory_per_posted_vector", ims__bench_memory },
-	{ "delivery", NULL, ims__bench_delivery },
+	{ "delivery", "delivery_sim", ims__bench_delivery },
+	{ "delivery_2_threads", NULL, ims__bench_threads },
 	{ "matrix_4096_cpus", NULL, ims__bench_matrix },
 	{ "posted_1m", "posted_1m_rate", ims__bench_posted_1m },
 	{ "kvm_overhead", NULL, ims__bench_kvm_overhead },

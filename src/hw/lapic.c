@@ -1,14 +1,26 @@
 /*
- * The local APIC model (see lapic.h). IRR and TMR are atomic words so that
- * a device's message lands without a lock; everything that must see IRR,
- * ISR and TPR together (acceptance, EOI, PPR) runs under the APIC's lock.
- * Acceptance clears the IRR bit and sets the ISR bit inside the lock, so a
- * reader that sees the IRR bit clear and then takes the lock to read ISR
- * cannot miss a vector in between.
+ * The local APIC model (see lapic.h). Three parties touch an APIC:
+ *
+ *  - senders (the APIC bus, on any thread) set IRR bits with one atomic OR
+ *    each and take no lock;
+ *  - the CPU (one thread at a time per APIC, as one core is one thread of
+ *    execution) accepts and ends interrupts: it is the only writer of ISR
+ *    and of its counters, so those are plain atomic stores, and the only
+ *    locked instruction of an accept is the clearing of the IRR bit;
+ *  - software anywhere reads registers, and writes TPR, LDR, DFR and SVR
+ *    under the APIC's lock (a leaf), which the CPU's path never takes.
+ *
+ * Acceptance sets the ISR bit before it clears the IRR bit, with release
+ * order, so a reader that sees the IRR bit clear (acquire) and then reads
+ * ISR cannot miss a vector in between; it may see both set for a moment,
+ * which errs on the side of "still in use". Debug builds check that no
+ * two threads act as the same CPU at once.
  */
+#include <assert.h>
 #include <errno.h>
 #include <string.h>
 
+#include "hw/dma.h"
 #include "hw/lapic.h"
 #include "util/alloc.h"
 #include "util/compiler.h"
@@ -18,27 +30,58 @@
 #define WORDS 4	/* 256 bits as 64-bit words */
 
 struct ims_hw_lapic {
-	uint32_t apic_id;
+	/* Written by senders. */
 	_Atomic uint64_t irr[WORDS];
 	_Atomic uint64_t tmr[WORDS];
-	_Atomic uint32_t svr;		/* read lock-free by delivery */
-	/*
-	 * lock guards isr, tpr, ldr, dfr, the acceptance transition and the
-	 * counters of what happens under it (accepted, eoi, eoi_empty).
-	 * Messages that set an IRR bit are not counted on the data path: each
-	 * one is either accepted or still in IRR, so stats derive the count.
-	 */
-	ims_spinlock_t lock;
-	uint64_t isr[WORDS];
-	uint32_t tpr, ldr, dfr;
-	uint64_t accepted, eoi, eoi_empty;
 	atomic_uint_fast64_t coalesced, rejected;
 	atomic_uint_fast64_t nmi, smi, init, extint;
+	/* Read by senders, written by software. */
+	_Atomic uint32_t svr;
+	uint32_t apic_id;
+	/*
+	 * Written by the CPU only (accept, EOI); read by anyone. Messages that
+	 * set an IRR bit are not counted on the data path: each one is either
+	 * accepted or still in IRR, so stats derive the count.
+	 */
+	_Atomic uint64_t isr[WORDS] __attribute__((aligned(64)));
+	atomic_uint_fast64_t accepted, eoi, eoi_empty;
+	_Atomic uint32_t tpr;		/* written under lock, read by the CPU */
+#ifndef NDEBUG
+	atomic_bool cpu_busy;		/* a thread is acting as this CPU */
+#endif
+	/* lock serializes software's register writes (tpr, ldr, dfr, svr). */
+	ims_spinlock_t lock;
+	uint32_t ldr, dfr;
 };
+
+#ifndef NDEBUG
+static void cpu_enter(struct ims_hw_lapic *l)
+{
+	bool was = atomic_exchange_explicit(&l->cpu_busy, true, memory_order_acquire);
+
+	assert(!was && "two threads act as one CPU");
+	(void)was;
+}
+
+static void cpu_exit(struct ims_hw_lapic *l)
+{
+	atomic_store_explicit(&l->cpu_busy, false, memory_order_release);
+}
+#else
+static inline void cpu_enter(struct ims_hw_lapic *l) { (void)l; }
+static inline void cpu_exit(struct ims_hw_lapic *l) { (void)l; }
+#endif
+
+/* A counter with one writer: a load and a store, no locked instruction. */
+static inline void owner_inc(atomic_uint_fast64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
+}
 
 int ims__lapic_create(uint32_t apic_id, struct ims_hw_lapic **out)
 {
-	struct ims_hw_lapic *l = ims__zalloc(sizeof(*l), "hw_lapic");
+	/* A line of its own: each APIC is its own CPU's. */
+	struct ims_hw_lapic *l = ims__dma_alloc_aligned(sizeof(*l), 64, "hw_lapic");
 
 	if (!l)
 		return -ENOMEM;
@@ -53,7 +96,7 @@ int ims__lapic_create(uint32_t apic_id, struct ims_hw_lapic **out)
 void ims__lapic_destroy(struct ims_hw_lapic *l)
 {
 	if (l)
-		ims__free(l, sizeof(*l));
+		ims__dma_free_aligned(l, sizeof(*l), 64);
 }
 
 uint32_t ims__lapic_id(const struct ims_hw_lapic *l)
@@ -69,24 +112,26 @@ static int highest_bit(const uint64_t w[WORDS])
 	return -1;
 }
 
-/* PPR: the higher of TPR and the class of the highest vector in service. */
-static uint32_t ppr_locked(struct ims_hw_lapic *l)
+static void load_words(_Atomic uint64_t *src, uint64_t dst[WORDS], memory_order mo)
 {
-	int isrv = highest_bit(l->isr);
+	for (int i = 0; i < WORDS; i++)
+		dst[i] = atomic_load_explicit(&src[i], mo);
+}
+
+/* PPR: the higher of TPR and the class of the highest vector in service. */
+static uint32_t ppr_of(uint32_t tpr, int isrv)
+{
 	uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0u;
 
-	ims__assert_spin_held(&l->lock);
-	return (l->tpr & 0xf0u) >= isr_class ? l->tpr & 0xffu : isr_class;
+	return (tpr & 0xf0u) >= isr_class ? tpr & 0xffu : isr_class;
 }
 
 uint32_t ims__lapic_ppr(struct ims_hw_lapic *l)
 {
-	uint32_t ppr;
+	uint64_t isr[WORDS];
 
-	ims__spin_lock(&l->lock);
-	ppr = ppr_locked(l);
-	ims__spin_unlock(&l->lock);
-	return ppr;
+	load_words(l->isr, isr, memory_order_acquire);
+	return ppr_of(atomic_load_explicit(&l->tpr, memory_order_relaxed), highest_bit(isr));
 }
 
 bool ims__lapic_deliver(struct ims_hw_lapic *l, uint8_t delivery_mode, uint8_t vector,
@@ -94,28 +139,29 @@ bool ims__lapic_deliver(struct ims_hw_lapic *l, uint8_t delivery_mode, uint8_t v
 {
 	uint64_t bit = 1ull << (vector % 64), old;
 
-	switch (delivery_mode) {
-	case 0:	/* fixed */
-	case 1:	/* lowest priority: the bus already chose this APIC */
-		break;
-	case 2:
-		atomic_fetch_add_explicit(&l->smi, 1, memory_order_relaxed);
-		return true;
-	case 4:
-		atomic_fetch_add_explicit(&l->nmi, 1, memory_order_relaxed);
-		return true;
-	case 5:
-		atomic_fetch_add_explicit(&l->init, 1, memory_order_relaxed);
-		return true;
-	case 7:
-		atomic_fetch_add_explicit(&l->extint, 1, memory_order_relaxed);
-		return true;
-	default:
-		atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
-		return false;
+	if (ims_unlikely(delivery_mode > 1)) {	/* not fixed or lowest priority */
+		switch (delivery_mode) {
+		case 2:
+			atomic_fetch_add_explicit(&l->smi, 1, memory_order_relaxed);
+			return true;
+		case 4:
+			atomic_fetch_add_explicit(&l->nmi, 1, memory_order_relaxed);
+			return true;
+		case 5:
+			atomic_fetch_add_explicit(&l->init, 1, memory_order_relaxed);
+			return true;
+		case 7:
+			atomic_fetch_add_explicit(&l->extint, 1, memory_order_relaxed);
+			return true;
+		default:
+			atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
+			return false;
+		}
 	}
-	/* Vectors 0-15 are illegal for fixed delivery; a disabled APIC takes none. */
-	if (vector < 16 || !(atomic_load_explicit(&l->svr, memory_order_acquire) & IMS_LAPIC_SVR_ENABLE)) {
+	/* Fixed, or lowest priority (the bus already chose this APIC). Vectors
+	 * 0-15 are illegal for fixed delivery; a disabled APIC takes none. */
+	if (ims_unlikely(vector < 16 ||
+			 !(atomic_load_explicit(&l->svr, memory_order_acquire) & IMS_LAPIC_SVR_ENABLE))) {
 		atomic_fetch_add_explicit(&l->rejected, 1, memory_order_relaxed);
 		return false;
 	}
@@ -130,7 +176,7 @@ bool ims__lapic_deliver(struct ims_hw_lapic *l, uint8_t delivery_mode, uint8_t v
 	/* Release: whatever the sender wrote before the message is visible to
 	 * the CPU that accepts it. */
 	old = atomic_fetch_or_explicit(&l->irr[vector / 64], bit, memory_order_acq_rel);
-	if (old & bit)
+	if (ims_unlikely(old & bit))
 		atomic_fetch_add_explicit(&l->coalesced, 1, memory_order_relaxed);
 	return true;
 }
@@ -138,43 +184,69 @@ bool ims__lapic_deliver(struct ims_hw_lapic *l, uint8_t delivery_mode, uint8_t v
 bool ims__lapic_irr_pending(struct ims_hw_lapic *l)
 {
 	for (int i = 0; i < WORDS; i++)
-		if (atomic_load_explicit(&l->irr[i], memory_order_acquire))
+		if (atomic_load_explicit(&l->irr[i], memory_order_relaxed))
 			return true;
 	return false;
 }
 
-int ims__lapic_accept(struct ims_hw_lapic *l)
+/* Highest set bit of a 256-bit register read word by word from the top: -1 if none. */
+static inline int highest_atomic(_Atomic uint64_t *r, memory_order mo, uint64_t *word)
 {
-	uint64_t irr[WORDS];
-	int v;
+	for (int i = WORDS - 1; i >= 0; i--) {
+		uint64_t x = atomic_load_explicit(&r[i], mo);
 
-	if (!ims__lapic_irr_pending(l))
-		return -1;
-	ims__spin_lock(&l->lock);
-	for (int i = 0; i < WORDS; i++)
-		irr[i] = atomic_load_explicit(&l->irr[i], memory_order_acquire);
-	v = highest_bit(irr);
-	if (v < 0 || ((uint32_t)v & 0xf0u) <= (ppr_locked(l) & 0xf0u)) {
-		ims__spin_unlock(&l->lock);
-		return -1;
+		if (x) {
+			*word = x;
+			return i * 64 + 63 - __builtin_clzll(x);
+		}
 	}
-	atomic_fetch_and_explicit(&l->irr[v / 64], ~(1ull << (v % 64)), memory_order_acq_rel);
-	l->isr[v / 64] |= 1ull << (v % 64);
-	l->accepted++;
-	ims__spin_unlock(&l->lock);
-	return v;
+	return -1;
 }
 
-static void eoi_locked(struct ims_hw_lapic *l)
+int ims__lapic_accept(struct ims_hw_lapic *l)
 {
-	int v = highest_bit(l->isr);
+	uint64_t irrw, isrw = 0, bit;
+	int v, s, w;
 
+	cpu_enter(l);
+	/* Acquire: what the senders wrote before their messages is seen here. */
+	v = highest_atomic(l->irr, memory_order_acquire, &irrw);
+	if (v < 0)
+		goto none;
+	s = highest_atomic(l->isr, memory_order_relaxed, &isrw);	/* ours */
+	if (((uint32_t)v & 0xf0u) <=
+	    (ppr_of(atomic_load_explicit(&l->tpr, memory_order_relaxed), s) & 0xf0u))
+		goto none;
+	w = v / 64;
+	bit = 1ull << (v % 64);
+	/* In service before it leaves IRR (see the top of the file). */
+	atomic_store_explicit(&l->isr[w], atomic_load_explicit(&l->isr[w], memory_order_relaxed) | bit,
+			      memory_order_release);
+	atomic_fetch_and_explicit(&l->irr[w], ~bit, memory_order_acq_rel);
+	owner_inc(&l->accepted);
+	cpu_exit(l);
+	return v;
+
+none:
+	cpu_exit(l);
+	return -1;
+}
+
+/* EOI: the CPU ends its highest vector in service. */
+static void eoi(struct ims_hw_lapic *l)
+{
+	uint64_t isrw = 0;
+	int v;
+
+	cpu_enter(l);
+	v = highest_atomic(l->isr, memory_order_relaxed, &isrw);	/* ours */
 	if (v < 0) {
-		l->eoi_empty++;
-		return;
+		owner_inc(&l->eoi_empty);
+	} else {
+		atomic_store_explicit(&l->isr[v / 64], isrw & ~(1ull << (v % 64)), memory_order_release);
+		owner_inc(&l->eoi);
 	}
-	l->isr[v / 64] &= ~(1ull << (v % 64));
-	l->eoi++;
+	cpu_exit(l);
 }
 
 bool ims__lapic_match_logical(struct ims_hw_lapic *l, uint32_t dest)
@@ -198,69 +270,53 @@ bool ims__lapic_match_logical(struct ims_hw_lapic *l, uint32_t dest)
 uint32_t ims__lapic_read(struct ims_hw_lapic *l, uint32_t reg)
 {
 	uint32_t val = 0;
+	_Atomic uint64_t *bank = NULL;
 
-	if (reg >= IMS_LAPIC_IRR && reg < IMS_LAPIC_IRR + 8 * IMS_LAPIC_REG_STRIDE) {
-		uint32_t w = (reg - IMS_LAPIC_IRR) / IMS_LAPIC_REG_STRIDE;
+	if (reg >= IMS_LAPIC_IRR && reg < IMS_LAPIC_IRR + 8 * IMS_LAPIC_REG_STRIDE)
+		bank = l->irr;
+	else if (reg >= IMS_LAPIC_TMR && reg < IMS_LAPIC_TMR + 8 * IMS_LAPIC_REG_STRIDE)
+		bank = l->tmr;
+	else if (reg >= IMS_LAPIC_ISR && reg < IMS_LAPIC_ISR + 8 * IMS_LAPIC_REG_STRIDE)
+		bank = l->isr;
+	if (bank) {
+		uint32_t w = (reg & 0x70u) / IMS_LAPIC_REG_STRIDE;
 
 		if (reg % IMS_LAPIC_REG_STRIDE)
 			return 0;
-		return (uint32_t)(atomic_load_explicit(&l->irr[w / 2], memory_order_acquire) >>
-				  (32 * (w % 2)));
+		return (uint32_t)(atomic_load_explicit(&bank[w / 2], memory_order_acquire) >> (32 * (w % 2)));
 	}
-	if (reg >= IMS_LAPIC_TMR && reg < IMS_LAPIC_TMR + 8 * IMS_LAPIC_REG_STRIDE) {
-		uint32_t w = (reg - IMS_LAPIC_TMR) / IMS_LAPIC_REG_STRIDE;
-
-		if (reg % IMS_LAPIC_REG_STRIDE)
-			return 0;
-		return (uint32_t)(atomic_load_explicit(&l->tmr[w / 2], memory_order_relaxed) >>
-				  (32 * (w % 2)));
+	switch (reg) {
+	case IMS_LAPIC_ID:
+		return l->apic_id << 24;
+	case IMS_LAPIC_VERSION:
+		return IMS_LAPIC_VERSION_VAL;
+	case IMS_LAPIC_TPR:
+		return atomic_load_explicit(&l->tpr, memory_order_relaxed);
+	case IMS_LAPIC_PPR:
+		return ims__lapic_ppr(l);
+	case IMS_LAPIC_SVR:
+		return atomic_load_explicit(&l->svr, memory_order_relaxed);
+	case IMS_LAPIC_LDR:
+	case IMS_LAPIC_DFR:
+		ims__spin_lock(&l->lock);
+		val = reg == IMS_LAPIC_LDR ? l->ldr : l->dfr;
+		ims__spin_unlock(&l->lock);
+		return val;
+	default:
+		return 0;	/* EOI is write-only; others unmodelled */
 	}
-	ims__spin_lock(&l->lock);
-	if (reg >= IMS_LAPIC_ISR && reg < IMS_LAPIC_ISR + 8 * IMS_LAPIC_REG_STRIDE) {
-		uint32_t w = (reg - IMS_LAPIC_ISR) / IMS_LAPIC_REG_STRIDE;
-
-		if (!(reg % IMS_LAPIC_REG_STRIDE))
-			val = (uint32_t)(l->isr[w / 2] >> (32 * (w % 2)));
-	} else {
-		switch (reg) {
-		case IMS_LAPIC_ID:
-			val = l->apic_id << 24;
-			break;
-		case IMS_LAPIC_VERSION:
-			val = IMS_LAPIC_VERSION_VAL;
-			break;
-		case IMS_LAPIC_TPR:
-			val = l->tpr;
-			break;
-		case IMS_LAPIC_PPR:
-			val = ppr_locked(l);
-			break;
-		case IMS_LAPIC_LDR:
-			val = l->ldr;
-			break;
-		case IMS_LAPIC_DFR:
-			val = l->dfr;
-			break;
-		case IMS_LAPIC_SVR:
-			val = atomic_load_explicit(&l->svr, memory_order_relaxed);
-			break;
-		default:
-			val = 0;	/* EOI is write-only; others unmodelled */
-		}
-	}
-	ims__spin_unlock(&l->lock);
-	return val;
 }
 
 void ims__lapic_write(struct ims_hw_lapic *l, uint32_t reg, uint32_t val)
 {
+	if (reg == IMS_LAPIC_EOI) {	/* the CPU's own: no lock */
+		eoi(l);
+		return;
+	}
 	ims__spin_lock(&l->lock);
 	switch (reg) {
 	case IMS_LAPIC_TPR:
-		l->tpr = val & 0xffu;
-		break;
-	case IMS_LAPIC_EOI:
-		eoi_locked(l);
+		atomic_store_explicit(&l->tpr, val & 0xffu, memory_order_relaxed);
 		break;
 	case IMS_LAPIC_LDR:
 		l->ldr = val & 0xff000000u;
@@ -281,14 +337,16 @@ void ims__lapic_stats(struct ims_hw_lapic *l, struct ims_hw_lapic_stats *out)
 {
 	uint64_t in_irr = 0;
 
-	ims__spin_lock(&l->lock);
-	out->accepted = l->accepted;
-	out->eoi = l->eoi;
-	out->eoi_empty = l->eoi_empty;
-	/* Under the lock no IRR bit can move to ISR: the sum is exact. */
+	/*
+	 * Acceptance counts a vector after its IRR bit is clear: read the
+	 * count first, so a vector moving meanwhile is counted at most once
+	 * (exact when the CPU is not accepting).
+	 */
+	out->accepted = atomic_load_explicit(&l->accepted, memory_order_acquire);
 	for (int i = 0; i < WORDS; i++)
-		in_irr += (uint64_t)__builtin_popcountll(atomic_load_explicit(&l->irr[i], memory_order_relaxed));
-	ims__spin_unlock(&l->lock);
+		in_irr += (uint64_t)__builtin_popcountll(atomic_load_explicit(&l->irr[i], memory_order_acquire));
+	out->eoi = atomic_load_explicit(&l->eoi, memory_order_relaxed);
+	out->eoi_empty = atomic_load_explicit(&l->eoi_empty, memory_order_relaxed);
 	out->delivered = out->accepted + in_irr;
 	out->coalesced = atomic_load_explicit(&l->coalesced, memory_order_relaxed);
 	out->rejected = atomic_load_explicit(&l->rejected, memory_order_relaxed);

@@ -8,9 +8,12 @@
  * takes the next vector with ims__lapic_accept() (the interrupt
  * acknowledge cycle).
  *
- * Thread-safe. Delivery (the device data path, on any thread) sets IRR
- * bits with atomic operations and takes no lock; acceptance, EOI and
- * register access take the APIC's own lock.
+ * Thread-safe, with one rule: acceptance and EOI are the CPU's own, made
+ * by one thread at a time per APIC (the thread acting as that CPU; debug
+ * builds check it). Delivery (the device data path, on any thread) sets
+ * IRR bits with one atomic operation; acceptance clears one with another;
+ * EOI and reads take no lock; writes of TPR, LDR, DFR and SVR take the
+ * APIC's lock.
  */
 #ifndef IMS_HW_LAPIC_H
 #define IMS_HW_LAPIC_H
@@ -77,6 +80,7 @@ bool ims__lapic_deliver(struct ims_hw_lapic *l, uint8_t delivery_mode, uint8_t v
 /*
  * Interrupt acknowledge: the highest IRR vector whose priority class is
  * above the PPR's moves to ISR and is returned; -1 if none may be taken.
+ * Context: the CPU's thread (see above), as is a write of IMS_LAPIC_EOI.
  */
 int ims__lapic_accept(struct ims_hw_lapic *l);
 /* True if any IRR bit is set (a cheap hint for a CPU's idle loop). */

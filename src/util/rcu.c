@@ -37,6 +37,7 @@ struct ims_rcu_reader *ims__rcu_reader_register(void)
 
 	if (self)
 		return self;
+	ims__fence_thread_register();	/* before this thread's first fence */
 	pthread_once(&key_once, make_key);
 	for (i = 0; i < RCU_MAX_READERS; i++) {
 		bool exp = false;
@@ -62,10 +63,10 @@ void ims__rcu_synchronize(void)
 {
 	unsigned int i, n;
 
-	/* A full barrier: every unpublishing store before this call is seen
-	 * by a reader that enters its section after we look at its counter,
-	 * so unpublishing stores themselves may be plain release stores. */
-	atomic_thread_fence(memory_order_seq_cst);
+	/* Every reader either shows its section now or sees what was
+	 * unpublished before this call (a full barrier here too), so
+	 * unpublishing stores themselves may be plain release stores. */
+	ims__fence_heavy();
 	n = atomic_load(&high_water);
 	for (i = 0; i < n; i++) {
 		struct ims_rcu_reader *r = &readers[i];

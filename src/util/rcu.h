@@ -12,11 +12,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/fence.h"
+
+/* A cache line each: readers on different threads write only their own. */
 struct ims_rcu_reader {
 	atomic_uint_fast64_t ctr;	/* odd while inside a read section */
 	unsigned int nest;		/* nesting depth, owner thread only */
 	atomic_bool used;
-};
+} __attribute__((aligned(64)));
 
 struct ims_rcu_reader *ims__rcu_reader_register(void);
 extern _Thread_local struct ims_rcu_reader *ims__rcu_self __attribute__((tls_model("initial-exec")));
@@ -28,13 +31,20 @@ static inline struct ims_rcu_reader *ims__rcu_reader_self(void)
 	return __builtin_expect(r != NULL, 1) ? r : ims__rcu_reader_register();
 }
 
+/*
+ * The store that opens a section and the loads inside it are ordered by an
+ * asymmetric fence (util/fence.h): a compiler barrier here, a barrier on
+ * every thread when a writer synchronizes.
+ */
 static inline void ims__rcu_read_lock(void)
 {
 	struct ims_rcu_reader *r = ims__rcu_reader_self();
 
-	if (r->nest++ == 0)
+	if (r->nest++ == 0) {
 		atomic_store_explicit(&r->ctr, atomic_load_explicit(&r->ctr, memory_order_relaxed) + 1,
-				      memory_order_seq_cst);
+				      memory_order_relaxed);
+		ims__fence_light();
+	}
 }
 
 static inline void ims__rcu_read_unlock(void)

@@ -422,6 +422,14 @@ static void vec_unpublish(struct sim_machine *m, struct sim_vec *v)
 	atomic_store(&v->live, false);
 }
 
+static void vec_name(const struct sim_vec *v, char *name, size_t n)
+{
+	if (v->msix)
+		snprintf(name, n, "simdev%u-misc", v->dev);
+	else
+		snprintf(name, n, "simdev%u-adi%u-%u", v->dev, v->adi, v->nr);
+}
+
 static int vec_request(struct sim_machine *m, struct sim_vec *v, int irq, uint32_t index)
 {
 	char name[32];
@@ -437,10 +445,7 @@ static int vec_request(struct sim_machine *m, struct sim_vec *v, int irq, uint32
 	atomic_store(&v->runs, 0);
 	atomic_store(&v->runs_guest, 0);
 	atomic_store(&v->need, false);
-	if (v->msix)
-		snprintf(name, sizeof(name), "simdev%u-misc", v->dev);
-	else
-		snprintf(name, sizeof(name), "simdev%u-adi%u-%u", v->dev, v->adi, v->nr);
+	vec_name(v, name, sizeof(name));
 	atomic_store(&v->live, true);
 	if (m->dev_ops->driver_handlers && !v->msix) {	/* the driver's handler reports */
 		atomic_store(&v->fire_ok, true);
@@ -452,6 +457,23 @@ static int vec_request(struct sim_machine *m, struct sim_vec *v, int irq, uint32
 	else
 		atomic_store(&v->fire_ok, true);
 	return ret;
+}
+
+int ims__sim_vec_handler(struct sim_machine *m, struct sim_vec *v, ims_irq_handler_t fn, void *ctx)
+{
+	char name[32];
+	int ret;
+
+	if (m->dev_ops->driver_handlers && !v->msix)
+		return ims__error(-EINVAL, "sim: the driver owns the handler of irq %u", v->irq);
+	if (!atomic_load(&v->live))
+		return ims__error(-ENOENT, "sim: irq %u has no live vector record", v->irq);
+	ret = ims_irq_free(m->core, v->irq, fn ? (void *)v : ctx);
+	if (ret)
+		return ret;
+	vec_name(v, name, sizeof(name));
+	return fn ? ims_irq_request(m->core, v->irq, fn, 0, name, ctx)
+		  : ims_irq_request(m->core, v->irq, vec_handler, 0, name, v);
 }
 
 int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot)

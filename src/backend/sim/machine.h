@@ -244,6 +244,14 @@ uint64_t ims__sim_drain(struct sim_machine *m);
 int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_fire(struct sim_machine *m, struct sim_vec *v);
+/*
+ * Lend v's irq to another handler (a benchmark's): the machine's checking
+ * handler is freed and fn(ctx) installed. With fn NULL, the handler
+ * installed with ctx is freed and the machine's own put back. Raises made
+ * meanwhile must not go through ims__sim_fire(), which counts them for a
+ * handler that no longer runs.
+ */
+int ims__sim_vec_handler(struct sim_machine *m, struct sim_vec *v, ims_irq_handler_t fn, void *ctx);
 /* A driver_handlers device's handler found one completion of v. */
 void ims__sim_completed(struct sim_machine *m, struct sim_vec *v);
 /* The same from a device thread: nothing if the vector is being freed. */

@@ -69,6 +69,6 @@ void ims__hw_slot_set_ctrl_locked(struct ims_hw_slot *s, bool *pending, uint32_t
 		*pending = false;
 		out->stats->dropped++;
 	}
-	s->ctrl = ctrl;
+	ims__hw_slot_store(&s->ctrl, ctrl);
 	ims__hw_slot_deliver_unmasked_locked(s, pending, out);
 }

@@ -42,9 +42,23 @@ struct ims_hw_slot_out {
 	ims_spinlock_t *lock;
 };
 
+/*
+ * Stores to a slot are atomic (each register is one 32-bit store), so that
+ * a variant may read its slots without its lock (ims_array.c does). With
+ * release order: a reader that sees a control word (acquire) sees the
+ * address and data written before it.
+ */
+static inline void ims__hw_slot_store(uint32_t *reg, uint32_t val)
+{
+	__atomic_store_n(reg, val, __ATOMIC_RELEASE);
+}
+
 static inline void ims__hw_slot_reset(struct ims_hw_slot *s)
 {
-	*s = (struct ims_hw_slot){ .ctrl = IMS_SLOT_CTRL_MASKBIT };
+	ims__hw_slot_store(&s->ctrl, IMS_SLOT_CTRL_MASKBIT);
+	ims__hw_slot_store(&s->addr_lo, 0);
+	ims__hw_slot_store(&s->addr_hi, 0);
+	ims__hw_slot_store(&s->data, 0);
 }
 
 /*

@@ -6,12 +6,14 @@
  * It reads the latched configuration from atomics, reads table entries with
  * a 128-bit atomic load (software writes them the same way, so an entry is
  * never seen half old, half new), and keeps cached entries in seqcounted
- * slots. Its table and descriptor accesses run inside an RCU read section
- * (which keeps the DMA region list alive) and inside the unit's own
- * in-flight section: an invalidation waits for every in-flight section that
- * began before it, so that once software has seen an invalidation complete
- * no request is still using the old entry (an interrupt already handed to
- * the APIC bus is in flight there, as on hardware). The unit counts its own
+ * slots. Every request runs inside the unit's own in-flight section, and
+ * its table and descriptor accesses also inside an RCU read section (which
+ * keeps the DMA region list alive; a cache hit of a remapped entry reads
+ * neither and does without it). An invalidation waits for every in-flight
+ * section that began before it, so that once software has seen an
+ * invalidation complete no request is still using the old entry (an
+ * interrupt already handed to the APIC bus is in flight there, as on
+ * hardware). The unit counts its own
  * sections rather than waiting for an RCU grace period because software
  * invalidates with an interrupt descriptor's lock held, and the interrupt
  * core's data path holds an RCU read section while it waits for that lock.
@@ -25,6 +27,7 @@
 #include "util/alloc.h"
 #include "util/atomic128.h"
 #include "util/compiler.h"
+#include "util/fence.h"
 #include "util/lock.h"
 #include "util/log.h"
 #include "util/rcu.h"
@@ -50,8 +53,7 @@ enum { ST_COMPAT, ST_REMAPPED, ST_POSTED, ST_NOTIFY, ST_HIT, ST_MISS, ST_NR };
 struct stat_shard {
 	atomic_uint_fast64_t c[ST_NR];
 	atomic_uint_fast64_t inside;	/* odd while the owner thread is in a request */
-	char pad[64 - (ST_NR + 1) * sizeof(atomic_uint_fast64_t)];	/* one cache line each */
-};
+} __attribute__((aligned(64)));	/* one cache line each (the unit is allocated aligned) */
 
 struct ims_hw_ir_unit {
 	char name[32];
@@ -104,19 +106,25 @@ struct ims_hw_ir_unit {
 static atomic_uint next_thread;
 static _Thread_local unsigned int thread_slot __attribute__((tls_model("initial-exec")));	/* 1 + shard index; 0: not yet */
 
-static unsigned int my_slot(void)
+static __attribute__((noinline)) unsigned int first_slot(void)
 {
-	unsigned int t = thread_slot;
+	unsigned int t = atomic_fetch_add_explicit(&next_thread, 1, memory_order_relaxed);
 
-	if (ims_unlikely(!t)) {
-		t = atomic_fetch_add_explicit(&next_thread, 1, memory_order_relaxed);
-		t = IMS_MIN(t, STAT_SHARDS) + 1;
-		thread_slot = t;
-	}
+	t = IMS_MIN(t, STAT_SHARDS) + 1;
+	ims__fence_thread_register();
+	thread_slot = t;
 	return t;
 }
 
-static void hot_inc(struct ims_hw_ir_unit *u, unsigned int i)
+static inline unsigned int my_slot(void)
+{
+	unsigned int t = thread_slot;
+
+	return ims_likely(t) ? t : first_slot();
+}
+
+/* Inlined: it runs twice on every request. */
+static inline __attribute__((always_inline)) void hot_inc(struct ims_hw_ir_unit *u, unsigned int i)
 {
 	unsigned int t = my_slot();
 	atomic_uint_fast64_t *c;
@@ -155,7 +163,8 @@ int ims__ir_unit_create(const struct ims_hw_ir_unit_config *cfg, struct ims_hw_i
 	if (cfg->rid_first > cfg->rid_last)
 		return ims__error(-EINVAL, "ir unit: rid range %#x..%#x is empty", cfg->rid_first,
 				  cfg->rid_last);
-	u = ims__zalloc(sizeof(*u), "ir_unit");
+	ims__fence_init();
+	u = ims__dma_alloc_aligned(sizeof(*u), 64, "ir_unit");
 	if (!u)
 		return -ENOMEM;
 	u->cache = ims__calloc(cn, sizeof(*u->cache), "ir_cache");
@@ -185,20 +194,26 @@ int ims__ir_unit_create(const struct ims_hw_ir_unit_config *cfg, struct ims_hw_i
 free_cache:
 	ims__free(u->cache, cn * sizeof(*u->cache));
 free_unit:
-	ims__free(u, sizeof(*u));
+	ims__dma_free_aligned(u, sizeof(*u), 64);
 	return -ENOMEM;
 }
+
+static void unit_wait_inflight_locked(struct ims_hw_ir_unit *u);
 
 void ims__ir_unit_destroy(struct ims_hw_ir_unit *u)
 {
 	if (!u)
 		return;
-	/* Requests still running on other threads must finish first. */
+	/* Requests still running on other threads must finish first: those
+	 * inside the unit's own section, and those still in an RCU one. */
+	ims__mutex_lock(&u->reg_lock);
+	unit_wait_inflight_locked(u);
+	ims__mutex_unlock(&u->reg_lock);
 	ims__rcu_synchronize();
 	ims__mutex_destroy(&u->reg_lock);
 	ims__free(u->log, u->log_cap * sizeof(*u->log));
 	ims__free(u->cache, u->cache_n * sizeof(*u->cache));
-	ims__free(u, sizeof(*u));
+	ims__dma_free_aligned(u, sizeof(*u), 64);
 }
 
 bool ims__ir_unit_covers(const struct ims_hw_ir_unit *u, uint16_t rid)
@@ -227,8 +242,11 @@ struct ims_hw_ir_unit *ims__ir_route(struct ims_hw_ir_unit *const *units, unsign
  * waiter scans the shards. Other threads count themselves in the current
  * epoch's counter, then check that the epoch did not move meanwhile (if it
  * did, the waiter may have looked already: count again in the new one).
- * All of it is sequentially consistent, so either the waiter sees the
- * request or the request sees everything written before the wait began.
+ * The shard store and the request's reads are ordered by an asymmetric
+ * fence (util/fence.h: a compiler barrier here, a barrier on every thread
+ * from the waiter); the rest is sequentially consistent. Either the waiter
+ * sees the request or the request sees everything written before the wait
+ * began.
  */
 #define IN_SHARD 2u
 
@@ -239,7 +257,9 @@ static unsigned int unit_enter(struct ims_hw_ir_unit *u)
 	if (ims_likely(t <= STAT_SHARDS)) {
 		atomic_uint_fast64_t *c = &u->shards[t - 1].inside;
 
-		atomic_store(c, atomic_load_explicit(c, memory_order_relaxed) + 1);
+		atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+				      memory_order_relaxed);
+		ims__fence_light();
 		return IN_SHARD;
 	}
 	for (;;) {
@@ -273,7 +293,7 @@ static void unit_wait_inflight_locked(struct ims_hw_ir_unit *u)
 	old = atomic_fetch_add(&u->epoch, 1) & 1;
 	while (atomic_load_explicit(&u->inflight[old], memory_order_acquire))
 		sched_yield();
-	atomic_thread_fence(memory_order_seq_cst);
+	ims__fence_heavy();
 	for (unsigned int i = 0; i < STAT_SHARDS; i++) {
 		uint_fast64_t v = atomic_load(&u->shards[i].inside);
 
@@ -501,7 +521,7 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 	unsigned int token;
 	uint64_t irta, gen = 0, lo, hi;
 	struct ims_u128 e;
-	bool eime, fpd, notified;
+	bool eime, fpd, notified, rcu = false;
 	int ret;
 
 	if (!out)
@@ -532,14 +552,22 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 	if (index >= 2u << (irta & IMS_IR_IRTA_S_MASK))
 		return fault(u, out, IMS_IR_FAULT_INDEX, w->rid, index, false);
 
-	ims__rcu_read_lock();
+	/*
+	 * A cache hit of a remapped entry touches no DMA memory: the RCU read
+	 * section (one more full barrier) is entered only on the way to the
+	 * table or a posted descriptor, and ended where the section ends.
+	 */
 	token = unit_enter(u);
 	if (!(u->flags & IMS_HW_IR_NO_CACHE) && cache_lookup(u, index, &e)) {
 		out->cache_hit = true;
 		hot_inc(u, ST_HIT);
 	} else {
-		uint64_t *p = ims__dma_map(u->dma, (irta & IMS_IR_IRTA_ADDR_MASK) + (uint64_t)index * IMS_IRTE_SIZE,
-					   IMS_IRTE_SIZE);
+		uint64_t *p;
+
+		ims__rcu_read_lock();
+		rcu = true;
+		p = ims__dma_map(u->dma, (irta & IMS_IR_IRTA_ADDR_MASK) + (uint64_t)index * IMS_IRTE_SIZE,
+				 IMS_IRTE_SIZE);
 
 		if (!p) {
 			ret = fault(u, out, IMS_IR_FAULT_TABLE_ACCESS, w->rid, index, false);
@@ -572,6 +600,10 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		goto unlock;
 	}
 	if ((lo >> IMS_IRTE_IM_SHIFT) & 1) {
+		if (!rcu) {
+			ims__rcu_read_lock();
+			rcu = true;
+		}
 		if (!post(u, lo, hi, eime, &out->irq, &notified)) {
 			ret = fault(u, out, IMS_IR_FAULT_PID_ACCESS, w->rid, index, fpd);
 			goto unlock;
@@ -587,7 +619,8 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 		return send(u, out);
 	}
 	unit_exit(u, token);
-	ims__rcu_read_unlock();
+	if (rcu)
+		ims__rcu_read_unlock();
 
 	out->kind = IMS_IR_OUT_REMAPPED;
 	out->irq.vector = (uint8_t)ims__field_get(lo, IMS_IRTE_VECTOR_SHIFT, IMS_IRTE_VECTOR_MASK);
@@ -605,7 +638,8 @@ int ims__ir_unit_handle(struct ims_hw_ir_unit *u, const struct ims_hw_msi_write 
 
 unlock:
 	unit_exit(u, token);
-	ims__rcu_read_unlock();
+	if (rcu)
+		ims__rcu_read_unlock();
 	return ret;
 }
 

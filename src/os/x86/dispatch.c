@@ -64,7 +64,7 @@ IMS_API int ims_x86_vector_dispatch(struct ims_x86_vector_domain *vd, uint32_t c
 			fn(atomic_load_explicit(&vd->sysvec[vector].ctx, memory_order_relaxed), cpu, vector);
 			rc = 0;
 		} else {
-			atomic_fetch_add_explicit(&vd->spurious[cpu], 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&vd->cpu_count[cpu].spurious, 1, memory_order_relaxed);
 			rc = -ENOENT;
 		}
 		goto out;
@@ -72,7 +72,7 @@ IMS_API int ims_x86_vector_dispatch(struct ims_x86_vector_domain *vd, uint32_t c
 	slot = ims__vt_entry(vd, cpu, vector);
 	e = atomic_load_explicit(slot, memory_order_acquire);
 	if (ims_unlikely(!(e & VT_VALID))) {
-		atomic_fetch_add_explicit(&vd->spurious[cpu], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&vd->cpu_count[cpu].spurious, 1, memory_order_relaxed);
 		rc = -ENOENT;
 		goto out;
 	}
@@ -85,10 +85,10 @@ IMS_API int ims_x86_vector_dispatch(struct ims_x86_vector_domain *vd, uint32_t c
 	}
 	rc = ims_irq_handle(vd->core, VT_IRQ(e), cpu);
 	if (ims_unlikely(rc == -ENOENT))
-		atomic_fetch_add_explicit(&vd->spurious[cpu], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&vd->cpu_count[cpu].spurious, 1, memory_order_relaxed);
 	else	/* one dispatcher per CPU: a plain increment, no locked RMW */
-		atomic_store_explicit(&vd->dispatched[cpu],
-				      atomic_load_explicit(&vd->dispatched[cpu], memory_order_relaxed) + 1,
+		atomic_store_explicit(&vd->cpu_count[cpu].dispatched,
+				      atomic_load_explicit(&vd->cpu_count[cpu].dispatched, memory_order_relaxed) + 1,
 				      memory_order_relaxed);
 out:
 	if (this_dispatch.eoi_pending)

@@ -446,8 +446,7 @@ static void vd_free(struct ims_x86_vector_domain *vd)
 	ims__matrix_destroy(vd->matrix);
 	ims__free(vd->apic_ids, n * sizeof(*vd->apic_ids));
 	ims__free(vd->table, n * IMS_X86_NR_VECTORS * sizeof(*vd->table));
-	ims__free(vd->spurious, n * sizeof(*vd->spurious));
-	ims__free(vd->dispatched, n * sizeof(*vd->dispatched));
+	ims__free(vd->cpu_count, n * sizeof(*vd->cpu_count));
 	ims__free(vd->cleanup_map, n * VEC_WORDS * sizeof(uint64_t));
 	ims__free(vd->cleanup_cpus, IMS_BITMAP_WORDS(vd->nr_cpus) * sizeof(uint64_t));
 	ims__mutex_destroy(&vd->vector_lock);
@@ -489,11 +488,10 @@ IMS_API int ims_x86_vector_domain_create(struct ims_irq_core *core,
 	rc = -ENOMEM;
 	vd->apic_ids = ims__calloc(n, sizeof(*vd->apic_ids), "x86_vector");
 	vd->table = ims__calloc((size_t)n * IMS_X86_NR_VECTORS, sizeof(*vd->table), "x86_vector_table");
-	vd->spurious = ims__calloc(n, sizeof(*vd->spurious), "x86_vector");
-	vd->dispatched = ims__calloc(n, sizeof(*vd->dispatched), "x86_vector");
+	vd->cpu_count = ims__calloc(n, sizeof(*vd->cpu_count), "x86_vector");
 	vd->cleanup_map = ims__calloc((size_t)n * VEC_WORDS, sizeof(uint64_t), "x86_vector");
 	vd->cleanup_cpus = ims__calloc(IMS_BITMAP_WORDS(n), sizeof(uint64_t), "x86_vector");
-	if (!vd->apic_ids || !vd->table || !vd->spurious || !vd->dispatched || !vd->cleanup_map ||
+	if (!vd->apic_ids || !vd->table || !vd->cpu_count || !vd->cleanup_map ||
 	    !vd->cleanup_cpus)
 		goto err_free;
 	rc = ims__matrix_create(n, cfg->first_system_vector, &vd->matrix);
@@ -683,8 +681,8 @@ IMS_API void ims_x86_vector_get_stats(struct ims_x86_vector_domain *vd, struct i
 	out->moves_done = vd->moves_done;
 	unlock(vd);
 	for (uint32_t cpu = 0; cpu < vd->nr_cpus; cpu++) {
-		out->spurious += atomic_load_explicit(&vd->spurious[cpu], memory_order_relaxed);
-		out->dispatched += atomic_load_explicit(&vd->dispatched[cpu], memory_order_relaxed);
+		out->spurious += atomic_load_explicit(&vd->cpu_count[cpu].spurious, memory_order_relaxed);
+		out->dispatched += atomic_load_explicit(&vd->cpu_count[cpu].dispatched, memory_order_relaxed);
 	}
 }
 
@@ -692,7 +690,7 @@ IMS_API uint64_t ims_x86_vector_spurious(struct ims_x86_vector_domain *vd, uint3
 {
 	if (!vd || cpu >= vd->nr_cpus)
 		return 0;
-	return atomic_load_explicit(&vd->spurious[cpu], memory_order_relaxed);
+	return atomic_load_explicit(&vd->cpu_count[cpu].spurious, memory_order_relaxed);
 }
 
 IMS_API void ims_x86_vector_dump(struct ims_x86_vector_domain *vd, FILE *f)
@@ -713,7 +711,7 @@ IMS_API void ims_x86_vector_dump(struct ims_x86_vector_domain *vd, FILE *f)
 				continue;
 			if (!any)
 				fprintf(f, "cpu %u (apic 0x%x) spurious %llu:", cpu, vd->apic_ids[cpu],
-					(unsigned long long)atomic_load(&vd->spurious[cpu]));
+					(unsigned long long)atomic_load(&vd->cpu_count[cpu].spurious));
 			any = true;
 			if (e & VT_VALID)
 				fprintf(f, " 0x%02x->irq %u%s%s%s", v, VT_IRQ(e), e & VT_MOVED ? " new" : "",

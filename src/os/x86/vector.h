@@ -47,6 +47,18 @@ _Static_assert((VS_MAKE(0xffff, 0xff, 0xffff, 0xff, 0) & (VS_HAS_VEC | VS_MOVING
 _Static_assert(((VT_GEN_MASK << VT_GEN_SHIFT) & (VT_VALID | VT_MOVED | VT_STALE | 0xffffffffull)) == 0,
 	      "vector table entry: generation overlaps flags or irq");
 
+/*
+ * What dispatch counts on each CPU. Only that CPU writes them, so they are
+ * 64 bytes apart (the rest of the stride is padding): CPUs dispatching at
+ * once never write the same cache line.
+ */
+struct ims_x86_cpu_count {
+	atomic_uint_fast64_t dispatched;
+	atomic_uint_fast64_t spurious;
+	uint64_t pad[6];
+};
+_Static_assert(sizeof(struct ims_x86_cpu_count) == 64, "one cache line of stride per CPU");
+
 struct ims_x86_vector_domain {
 	struct ims_irq_core *core;
 	struct ims_irq_domain *domain;
@@ -76,8 +88,7 @@ struct ims_x86_vector_domain {
 	/* Data path. Entries written under vector_lock; the moved bit is also
 	 * cleared by dispatch with a compare-and-swap. */
 	_Atomic uint64_t *table;	/* nr_cpus * 256 */
-	atomic_uint_fast64_t *spurious;	/* per CPU */
-	atomic_uint_fast64_t *dispatched;	/* per CPU */
+	struct ims_x86_cpu_count *cpu_count;	/* per CPU */
 	struct {
 		_Atomic(ims_x86_sysvec_fn) fn;
 		_Atomic(void *) ctx;
