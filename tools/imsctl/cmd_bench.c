@@ -88,13 +88,14 @@ int imsctl_cmd_bench(int argc, char **argv)
 		printf("usage: imsctl bench [--json] [--runs N] [--only NAME]\n\n"
 		       "Run the benchmarks: allocation and free of an IMS vector through the whole\n"
 		       "hierarchy (with 1,000 and 1,000,000 vectors held), memory per IMS vector,\n"
-		       "delivery through the simulated machine against a pointer-chasing baseline,\n"
-		       "the vector matrix at 4,096 CPUs against 4, 1,000,000 IMS vectors posted\n"
-		       "across 16 remapping units to 4,608 vCPUs, and an interrupt through the KVM\n"
-		       "backend against a bare KVM_SIGNAL_MSI loop (skipped, saying why, where KVM\n"
-		       "does not work). Each figure is the median of N runs (default 5, at most 64);\n"
-		       "--only runs the benchmarks whose name, or one of whose results' names,\n"
-		       "contains NAME.\n");
+		       "one interrupt on the data path against a pointer-chasing baseline (and\n"
+		       "through the whole simulated machine), the data path on two threads against\n"
+		       "one, the vector matrix at 4,096 CPUs against 4, 1,000,000 IMS vectors\n"
+		       "posted across 16 remapping units to 4,608 vCPUs, and an interrupt through\n"
+		       "the KVM backend against a bare KVM_SIGNAL_MSI loop (skipped, saying why,\n"
+		       "where KVM does not work). Each figure is the median of N runs (default 5,\n"
+		       "at most 64); --only runs the benchmarks whose name, or one of whose\n"
+		       "results' names, contains NAME. docs/performance.md explains each figure.\n");
 		return IMSCTL_OK;
 	}
 	for (int i = 1; i < argc; i++) {
