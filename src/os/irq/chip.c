@@ -46,50 +46,72 @@ static int find_level(const struct ims_irq_desc *desc, unsigned int from, enum c
 
 #define FIND_LEVEL(desc, from, op) find_level((desc), (from), OP_##op)
 
+static const enum chip_op cached_op[IMS_OP_NR_CACHED] = {
+	[IMS_OP_MASK] = OP_MASK, [IMS_OP_UNMASK] = OP_UNMASK, [IMS_OP_ACK] = OP_ACK,
+	[IMS_OP_EOI] = OP_EOI,
+};
+
+void ims__irq_domain_cache_ops(struct ims_irq_domain *d)
+{
+	for (unsigned int i = 0; i < IMS_OP_NR_CACHED; i++) {
+		if (chip_has(d->chip, cached_op[i])) {
+			d->op_chip[i] = d->chip;
+			d->op_level[i] = 0;
+		} else if (d->parent && d->parent->op_chip[i]) {
+			d->op_chip[i] = d->parent->op_chip[i];
+			d->op_level[i] = (uint8_t)(d->parent->op_level[i] + 1);
+		} else {
+			d->op_chip[i] = NULL;
+			d->op_level[i] = 0;
+		}
+	}
+}
+
+/* The data path's ops, from the outermost level: one load for the chip. */
+#define CACHED_OP(desc, op, fn)                                                         \
+	do {                                                                            \
+		struct ims_irq_domain *dom_ = (desc)->domain;                           \
+		if (dom_) {                                                             \
+			if (dom_->op_chip[IMS_OP_##op])                                 \
+				dom_->op_chip[IMS_OP_##op]->fn(                         \
+					&(desc)->data[dom_->op_level[IMS_OP_##op]]);    \
+		} else {                                                                \
+			int lvl_ = FIND_LEVEL(desc, 0, op);                             \
+			if (lvl_ >= 0)                                                  \
+				LEVEL_CHIP(desc, lvl_)->fn(&(desc)->data[lvl_]);        \
+		}                                                                       \
+	} while (0)
+
 #define LEVEL_CHIP(desc, lvl) (ims__irq_level_domain((desc), (unsigned int)(lvl))->chip)
 
 void ims__irq_mask_locked(struct ims_irq_desc *desc)
 {
-	int lvl;
-
 	ims__assert_spin_held(&desc->lock);
 	if (ims__irqs(desc) & IMS_IRQS_MASKED)
 		return;
-	lvl = FIND_LEVEL(desc, 0, MASK);
-	if (lvl >= 0)
-		LEVEL_CHIP(desc, lvl)->irq_mask(&desc->data[lvl]);
+	CACHED_OP(desc, MASK, irq_mask);
 	ims__irqs_set_locked(desc, IMS_IRQS_MASKED);
 }
 
 void ims__irq_unmask_locked(struct ims_irq_desc *desc)
 {
-	int lvl;
-
 	ims__assert_spin_held(&desc->lock);
 	if (!(ims__irqs(desc) & IMS_IRQS_MASKED))
 		return;
 	/* Clear the state first: an unmask may deliver at once (a pending
 	 * bit), and the flow that runs must see the line unmasked. */
 	ims__irqs_clear_locked(desc, IMS_IRQS_MASKED);
-	lvl = FIND_LEVEL(desc, 0, UNMASK);
-	if (lvl >= 0)
-		LEVEL_CHIP(desc, lvl)->irq_unmask(&desc->data[lvl]);
+	CACHED_OP(desc, UNMASK, irq_unmask);
 }
 
 void ims__irq_ack_locked(struct ims_irq_desc *desc)
 {
-	int lvl = FIND_LEVEL(desc, 0, ACK);
-
-	if (lvl >= 0)
-		LEVEL_CHIP(desc, lvl)->irq_ack(&desc->data[lvl]);
+	CACHED_OP(desc, ACK, irq_ack);
 }
 
 void ims__irq_eoi_locked(struct ims_irq_desc *desc)
 {
-	int lvl = FIND_LEVEL(desc, 0, EOI);
-
-	if (lvl >= 0)
-		LEVEL_CHIP(desc, lvl)->irq_eoi(&desc->data[lvl]);
+	CACHED_OP(desc, EOI, irq_eoi);
 }
 
 int ims__irq_startup_locked(struct ims_irq_core *core, struct ims_irq_desc *desc)

@@ -59,6 +59,7 @@ IMS_API int ims_irq_domain_create(struct ims_irq_core *core, const struct ims_ir
 	d->host_data = info->host_data;
 	d->flags = info->flags;
 	d->depth = depth;
+	ims__irq_domain_cache_ops(d);
 
 	ims__mutex_lock(&core->lock);
 	d->next = core->domains;

@@ -59,7 +59,19 @@ struct ims_irq_mask_ref {
 	struct ims_cpumask mask;	/* must be last */
 };
 
+/* Chip operations found through the hierarchy (chip.c). */
+enum ims__chip_op {
+	IMS_OP_MASK, IMS_OP_UNMASK, IMS_OP_ACK, IMS_OP_EOI, IMS_OP_NR_CACHED,
+};
+
 struct ims_irq_domain {
+	/*
+	 * For the operations of the data path: the chip of the nearest level
+	 * at or below this domain that has the op (NULL: none), and how many
+	 * levels below. Fixed at creation, as the chips and parents are.
+	 */
+	const struct ims_irq_chip *op_chip[IMS_OP_NR_CACHED];
+	uint8_t op_level[IMS_OP_NR_CACHED];
 	struct ims_irq_core *core;
 	struct ims_irq_domain *parent;
 	const struct ims_irq_domain_ops *ops;
@@ -224,6 +236,8 @@ void ims__irq_desc_release(struct ims_irq_core *core, struct ims_irq_desc *desc,
 int ims__irq_desc_ext_make(struct ims_irq_core *core, struct ims_irq_desc *desc);
 void ims__irq_desc_ext_free(struct ims_irq_core *core, struct ims_irq_desc *desc);
 void ims__irq_descs_retire_locked(struct ims_irq_core *core, unsigned int irq, unsigned int cnt);
+/* Fill d->op_chip and d->op_level from its chip and its parent's. */
+void ims__irq_domain_cache_ops(struct ims_irq_domain *d);
 
 /*
  * Hierarchical allocation of one irq into a descriptor made by the caller
