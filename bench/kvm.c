@@ -246,40 +246,6 @@ static int bare_block(struct kvm_bench *kb)
 	return 0;
 }
 
-/*
- * The bare ioctl made as deep in calls as the device path makes it (the
- * device's raise, the IMS array, the fabric, the remapping unit, the APIC
- * sink, the signal): on this kind of CPU every return taken after a system
- * call is mispredicted (the kernel refills the return stack buffer), so the
- * depth alone costs something. Not a tail call: a barrier follows it.
- */
-#define KVM_DEVICE_DEPTH 6
-
-static __attribute__((noinline)) int deep_signal(struct kvm_bench *kb, uint32_t depth)
-{
-	int ret;
-
-	if (!depth) {
-		struct kvm_msi msi = kb->msi;
-
-		return ioctl(kb->b.vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
-	}
-	ret = deep_signal(kb, depth - 1);
-	__asm__ volatile("" ::: "memory");
-	return ret;
-}
-
-static int deep_block(struct kvm_bench *kb)
-{
-	for (uint32_t i = 0; i < KVM_BENCH_BLOCK; i++) {
-		int ret = deep_signal(kb, KVM_DEVICE_DEPTH - 1);
-
-		if (ret < 0)
-			return ims__error(ret, "kvm: deep KVM_SIGNAL_MSI: %s", strerror(-ret));
-	}
-	return 0;
-}
-
 static int device_block(struct kvm_bench *kb)
 {
 	struct sim_device *d = kb->m->devs[kb->v->dev];
@@ -377,18 +343,6 @@ int ims__bench_kvm_overhead(uint32_t runs, ims_bench_fn fn, void *ctx)
 	};
 
 	return kvm_bench(&r, device_block, fn, ctx);
-}
-
-int ims__bench_kvm_depth(uint32_t runs, ims_bench_fn fn, void *ctx)
-{
-	struct ims_bench_result r = {
-		.name = "kvm_call_depth", .runs = runs,
-		.what = "the bare KVM_SIGNAL_MSI made 6 calls deep, as deep as the device path "
-			"makes it: what returning through the calls after a system call costs here "
-			"(no target: it tells the platform's share of kvm_overhead)",
-	};
-
-	return kvm_bench(&r, deep_block, fn, ctx);
 }
 
 int ims__bench_kvm_signal(uint32_t runs, ims_bench_fn fn, void *ctx)

@@ -79,7 +79,6 @@ static const struct {
 	{ "posted_1m", "posted_1m_rate", ims__bench_posted_1m },
 	{ "kvm_overhead", NULL, ims__bench_kvm_overhead },
 	{ "kvm_signal", NULL, ims__bench_kvm_signal },
-	{ "kvm_call_depth", NULL, ims__bench_kvm_depth },
 };
 
 IMS_API int ims_bench_run(const char *filter, uint32_t runs, ims_bench_fn fn, void *ctx)
