@@ -34,6 +34,22 @@ static int alloc_free_ns(struct ims__scale_machine *m, uint32_t reps, double *ns
 }
 
 /*
+ * The baseline: a zeroed allocation and free of the vector's 112-byte
+ * block through the C library, as many times, in the same run.
+ */
+static double calloc_free_ns(uint32_t reps)
+{
+	static void *volatile sink;
+	double t0 = ims__bench_now_ns();
+
+	for (uint32_t i = 0; i < reps; i++) {
+		sink = calloc(1, 112);
+		free(sink);
+	}
+	return (ims__bench_now_ns() - t0) / reps;
+}
+
+/*
  * On the machine of the scale targets (16 remapping units, 64 devices):
  * every run with 1,000 vectors allocated and posted, then every run with
  * 1,000,000.
@@ -42,15 +58,17 @@ int ims__bench_alloc_free(uint32_t runs, ims_bench_fn fn, void *ctx)
 {
 	struct ims_bench_result r = { .name = "alloc_free_ims", .unit = "ns", .target = 300,
 				      .lower_is_better = true, .runs = runs };
-	double few[MAX_RUNS], many[MAX_RUNS];
+	double few[MAX_RUNS], many[MAX_RUNS], libc[MAX_RUNS];
 	struct ims__scale_machine *m;
 	int ret = ims__scale_machine_create(&ims__scale_1m, &m);
 
 	if (ret)
 		return ims__bench_fail(ret, "alloc_free_ims");
 	ret = ims__scale_post(m, 1000);
-	for (uint32_t k = 0; k < runs && !ret; k++)
+	for (uint32_t k = 0; k < runs && !ret; k++) {
 		ret = alloc_free_ns(m, 20000, &few[k]);
+		libc[k] = calloc_free_ns(20000);
+	}
 	if (!ret)
 		ret = ims__scale_post(m, IMS_SCALE_1M);
 	for (uint32_t k = 0; k < runs && !ret; k++)
@@ -63,6 +81,8 @@ int ims__bench_alloc_free(uint32_t runs, ims_bench_fn fn, void *ctx)
 	r.what = "allocate and free one IMS vector through IMS, remapping and vector domains, "
 		 "1,000 vectors held (posted, 16 remapping units)";
 	r.median = ims__bench_median(few, runs);
+	r.baseline = "calloc and free of the vector's 112-byte block";
+	r.baseline_median = ims__bench_median(libc, runs);
 	ims__bench_emit(fn, ctx, &r);
 	r.name = "alloc_free_ims_many";
 	r.what = "the same with 1,000,000 vectors held (ratio: against 1,000 held)";
