@@ -681,7 +681,7 @@ static void *device_thread(void *arg)
 		 * its interrupt not yet serviced would have; one raise in four
 		 * comes regardless, so that raises also meet in IRR and PIR.
 		 */
-		if (atomic_load(&v->need) && (x >> 60) & 3) {
+		if (sim_vec_due(m, v) && (x >> 60) & 3) {
 			sched_yield();
 			continue;
 		}
