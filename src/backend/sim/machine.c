@@ -401,14 +401,17 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v)
 
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v)
 {
-	bool ok;
+	bool made = false;
 
 	atomic_fetch_add(&v->firing, 1);
-	ok = atomic_load(&v->fire_ok);
-	if (ok)
-		ims__sim_fire(m, v);
+	if (atomic_load(&v->fire_ok)) {
+		int ret = ims__sim_fire(m, v);
+
+		/* A descriptor the ADI refused was not counted: no raise. */
+		made = !sim_vec_counted(m, v) || !ret;
+	}
 	atomic_fetch_sub(&v->firing, 1);
-	return ok;
+	return made;
 }
 
 /* No device raises v from now on (seq_cst: either a device sees fire_ok

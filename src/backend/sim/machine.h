@@ -259,7 +259,11 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_handler(struct sim_machine *m, struct sim_vec *v, ims_irq_handler_t fn, void *ctx);
 /* A driver_handlers device's handler found one completion of v. */
 void ims__sim_completed(struct sim_machine *m, struct sim_vec *v);
-/* The same from a device thread: nothing if the vector is being freed. */
+/*
+ * The same from a device thread: nothing if the vector is being freed.
+ * True if a raise was made and counted (a descriptor the ADI refused, all
+ * its completion records in use, is not).
+ */
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_disable(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_enable(struct sim_machine *m, struct sim_vec *v);
