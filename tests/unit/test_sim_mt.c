@@ -53,7 +53,12 @@ static void threaded_run(enum ims_sim_arch arch, enum ims_sim_device device)
 		if (res.violation)
 			fail_msg("seed %llu: %s: %s", (unsigned long long)seed,
 				 ims_sim_violation_name(res.violation), res.violation_msg);
-		assert_true(res.fired > fires / 2 && res.fired <= fires);
+		/*
+		 * The run ends by a count of raises, not by time: every one
+		 * the device threads were given is made, however the threads
+		 * were scheduled (a refused raise is tried again).
+		 */
+		assert_int_equal(res.fired, fires);
 		assert_true(res.delivered > 0 && res.delivered <= res.fired);
 		if (arch == IMS_SIM_ARCH_X86 && device == IMS_SIM_DEVICE_SIMPLE)
 			assert_true(res.delivered_guest > 0);

@@ -239,8 +239,13 @@ static void vec_taken(struct sim_machine *m, struct sim_vec *v, const char *wher
 	uint64_t runs = atomic_fetch_add(&v->runs, 1) + 1;
 	uint64_t raised = atomic_load(&v->raised);
 
-	/* One run per completion: raises not yet answered are still due. */
-	atomic_store(&v->need, m->dev_ops->driver_handlers && !v->msix ? runs < raised : false);
+	/*
+	 * A run answers every raise that reached the vector before it was
+	 * accepted. A driver's completion answers one raise only, which its
+	 * own count says (sim_vec_due): need is not theirs.
+	 */
+	if (!sim_vec_counted(m, v))
+		atomic_store(&v->need, false);
 	atomic_fetch_add_explicit(&m->delivered, 1, memory_order_relaxed);
 	if (!v->msix)
 		atomic_fetch_add_explicit(&m->adi_runs[v->dev * m->cfg.adis + v->adi], 1,
@@ -382,7 +387,6 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v)
 			atomic_fetch_sub(&v->raised, 1);
 			return ret;
 		}
-		atomic_store(&v->need, true);
 		atomic_fetch_add_explicit(&m->fired, 1, memory_order_relaxed);
 		return 0;
 	}
@@ -397,14 +401,17 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v)
 
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v)
 {
-	bool ok;
+	bool made = false;
 
 	atomic_fetch_add(&v->firing, 1);
-	ok = atomic_load(&v->fire_ok);
-	if (ok)
-		ims__sim_fire(m, v);
+	if (atomic_load(&v->fire_ok)) {
+		int ret = ims__sim_fire(m, v);
+
+		/* A descriptor the ADI refused was not counted: no raise. */
+		made = !sim_vec_counted(m, v) || !ret;
+	}
 	atomic_fetch_sub(&v->firing, 1);
-	return ok;
+	return made;
 }
 
 /* No device raises v from now on (seq_cst: either a device sees fire_ok
@@ -893,17 +900,18 @@ int ims__sim_quiesce_check(struct sim_machine *m, uint64_t *pending)
 	for (uint32_t i = 0; i < m->nr_vecs; i++) {
 		struct sim_vec *v = &m->vecs[i];
 
-		if (!atomic_load(&v->live) || !atomic_load(&v->need))
+		if (!atomic_load(&v->live) || !sim_vec_due(m, v))
 			continue;
 		if (!v->enabled) {
 			held++;
 			continue;
 		}
 		ims__sim_violation(m, IMS_SIM_LOST,
-				   "step %llu: dev %u %s %u vector %u (irq %u, slot %u%s) raised %llu times, last raise never handled",
+				   "step %llu: dev %u %s %u vector %u (irq %u, slot %u%s) raised %llu times, handled %llu, last raise never handled",
 				   (unsigned long long)m->step, v->dev, v->msix ? "MSI-X" : "ADI", v->adi, v->nr,
 				   v->irq, v->index, atomic_load(&v->posted) ? ", posted" : "",
-				   (unsigned long long)atomic_load(&v->raised));
+				   (unsigned long long)atomic_load(&v->raised),
+				   (unsigned long long)atomic_load(&v->runs));
 		if (pending)
 			*pending = held;
 		return -EIO;

@@ -77,7 +77,12 @@ struct sim_vec {
 	uint32_t guest, vcpu;
 	uint8_t gvec;
 	atomic_bool posted;
-	/* What the checker counts. need: raised since the last handler run. */
+	/*
+	 * What the checker counts. need: raised since the last handler run
+	 * (set before the message leaves, cleared by the run); not used for
+	 * a driver_handlers device's IMS vectors, where each raise is one
+	 * descriptor answered by exactly one completion (sim_vec_due).
+	 */
 	atomic_uint_fast64_t raised, runs, runs_guest;
 	atomic_bool need;
 };
@@ -254,7 +259,11 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_handler(struct sim_machine *m, struct sim_vec *v, ims_irq_handler_t fn, void *ctx);
 /* A driver_handlers device's handler found one completion of v. */
 void ims__sim_completed(struct sim_machine *m, struct sim_vec *v);
-/* The same from a device thread: nothing if the vector is being freed. */
+/*
+ * The same from a device thread: nothing if the vector is being freed.
+ * True if a raise was made and counted (a descriptor the ADI refused, all
+ * its completion records in use, is not).
+ */
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_disable(struct sim_machine *m, struct sim_vec *v);
 int ims__sim_vec_enable(struct sim_machine *m, struct sim_vec *v);
@@ -292,6 +301,27 @@ static inline bool sim_is_arm(const struct sim_machine *m)
 static inline uint32_t sim_vecs_per_dev(const struct sim_machine *m)
 {
 	return m->cfg.adis * m->cfg.vectors_per_adi + 1;	/* + the MSI-X vector */
+}
+
+/* v's raises are descriptors, each answered by one completion of its own. */
+static inline bool sim_vec_counted(const struct sim_machine *m, const struct sim_vec *v)
+{
+	return m->dev_ops->driver_handlers && !v->msix;
+}
+
+/*
+ * A raise of v is not yet answered. Exact on a quiet machine (no raise
+ * or run in progress), which is where the no-loss check asks; while
+ * threads run it is only a hint (the device threads pace themselves by
+ * it). For descriptors, the two counts are compared rather than a flag
+ * kept: a run that read raised before a new descriptor was counted
+ * would otherwise clear or set the flag for the wrong raise.
+ */
+static inline bool sim_vec_due(const struct sim_machine *m, struct sim_vec *v)
+{
+	if (sim_vec_counted(m, v))
+		return atomic_load(&v->runs) < atomic_load(&v->raised);
+	return atomic_load(&v->need);
 }
 
 /* Host vectors in use on each CPU now (cpus entries). */

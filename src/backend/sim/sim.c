@@ -659,13 +659,22 @@ struct thr {
 	atomic_uint *devices_left;
 };
 
+#define SIM_MT_STALL	10000000ull
+
 static void *device_thread(void *arg)
 {
 	struct thr *t = arg;
 	struct sim_machine *m = t->m;
 	uint64_t rng = t->seed;
 
-	for (uint64_t fired = 0, tries = 0; fired < t->budget && tries < 1000 * t->budget; tries++) {
+	/*
+	 * The thread ends when it has made its share of the raises, however
+	 * slowly the other threads run: a raise refused (its ADI away, every
+	 * completion record of the ADI in use) is tried again. Only a thread
+	 * that can make no raise at all for SIM_MT_STALL tries in a row (none
+	 * of its vectors comes back) gives up, with fewer raises made.
+	 */
+	for (uint64_t fired = 0, stalled = 0; fired < t->budget && stalled < SIM_MT_STALL; stalled++) {
 		uint64_t x = rng_next(&rng);
 		uint32_t id = (uint32_t)(x % m->nr_vecs);
 		struct sim_vec *v;
@@ -681,14 +690,16 @@ static void *device_thread(void *arg)
 		 * its interrupt not yet serviced would have; one raise in four
 		 * comes regardless, so that raises also meet in IRR and PIR.
 		 */
-		if (atomic_load(&v->need) && (x >> 60) & 3) {
+		if (sim_vec_due(m, v) && (x >> 60) & 3) {
 			sched_yield();
 			continue;
 		}
-		if (ims__sim_fire_guarded(m, v))
+		if (ims__sim_fire_guarded(m, v)) {
 			fired++;
-		else
-			sched_yield();	/* its ADI is away: the control thread brings it back */
+			stalled = 0;
+		} else {
+			sched_yield();	/* away or full: the control or device thread frees it */
+		}
 	}
 	atomic_fetch_sub(t->devices_left, 1);
 	return NULL;
