@@ -222,21 +222,17 @@ static void array_write_msg(struct ims_irq_data *d, const struct ims_msi_msg *ms
 	uint64_t slot = desc->dcookie.value;
 
 	bool zero = !msg->address_lo && !msg->address_hi && !msg->data;
+	uint8_t *st = &c->state[desc->index];
 
 	ims__spin_lock(&c->ctrl_lock);
-	if (zero && (c->state[desc->index] & SLOT_MSG_ZERO)) {
-		ims__spin_unlock(&c->ctrl_lock);
-		return;
+	if (!zero || !(*st & SLOT_MSG_ZERO)) {
+		bool ok = !wr(c, slot, IMS_SLOT_ADDR_LO, msg->address_lo) &&
+			  !wr(c, slot, IMS_SLOT_ADDR_HI, msg->address_hi) &&
+			  !wr(c, slot, IMS_SLOT_DATA, msg->data) && !flush(c, slot, IMS_SLOT_DATA, NULL);
+
+		*st = (uint8_t)((*st & ~SLOT_MSG_ZERO) | (ok && zero ? SLOT_MSG_ZERO : 0));
 	}
-	c->state[desc->index] &= (uint8_t)~SLOT_MSG_ZERO;
 	ims__spin_unlock(&c->ctrl_lock);
-	if (!wr(c, slot, IMS_SLOT_ADDR_LO, msg->address_lo) &&
-	    !wr(c, slot, IMS_SLOT_ADDR_HI, msg->address_hi) &&
-	    !wr(c, slot, IMS_SLOT_DATA, msg->data) && !flush(c, slot, IMS_SLOT_DATA, NULL) && zero) {
-		ims__spin_lock(&c->ctrl_lock);
-		c->state[desc->index] |= SLOT_MSG_ZERO;
-		ims__spin_unlock(&c->ctrl_lock);
-	}
 }
 
 /*
