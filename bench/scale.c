@@ -222,18 +222,10 @@ static int build_units(struct ims__scale_machine *m)
 
 static int build_vcpus(struct ims__scale_machine *m)
 {
-	int ret;
-
 	m->pid_bytes = ((size_t)m->p.vcpus * IMS_PID_SIZE + 4095) & ~(size_t)4095;
-	m->pids = ims__dma_alloc_aligned(m->pid_bytes, 4096, "scale_pids");
+	m->pids = ims__dma_alloc_registered(m->dma, m->pid_bytes, 4096, "scale_pids");
 	if (!m->pids)
 		return -ENOMEM;
-	ret = ims__dma_register(m->dma, m->pids, m->pid_bytes);
-	if (ret) {
-		ims__dma_free_aligned(m->pids, m->pid_bytes, 4096);
-		m->pids = NULL;
-		return ret;
-	}
 	for (uint32_t i = 0; i < m->p.vcpus; i++) {
 		m->next_gvec[i] = SCALE_GUEST_FIRST;
 		ims_pid_init(ims__scale_pid(m, i), SCALE_PI_VECTOR, m->apic_ids[i % m->p.host_cpus], false);
@@ -329,10 +321,8 @@ void ims__scale_machine_destroy(struct ims__scale_machine *m)
 			ims__warn("scale: remapping driver %u still busy at teardown", u);
 		ims__ir_unit_destroy(m->units[u]);
 	}
-	if (m->pids) {
-		ims__dma_unregister(m->dma, m->pids);
-		ims__dma_free_aligned(m->pids, m->pid_bytes, 4096);
-	}
+	if (m->pids && ims__dma_free_registered(m->dma, m->pids, m->pid_bytes, 4096))
+		ims__warn("scale: posted-interrupt descriptors left allocated: %s", ims_last_error());
 	if (m->dma)
 		ims__dma_destroy(m->dma);
 	if (m->vd)

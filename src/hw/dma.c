@@ -180,3 +180,27 @@ void ims__dma_free_aligned(void *p, size_t size, size_t align)
 	memcpy(&raw, (char *)p - sizeof(void *), sizeof(raw));
 	ims__free(raw, size + align + sizeof(void *));
 }
+
+void *ims__dma_alloc_registered(struct ims_hw_dma *dma, size_t size, size_t align, const char *point)
+{
+	void *p = ims__dma_alloc_aligned(size, align, point);
+
+	if (p && ims__dma_register(dma, p, size)) {
+		ims__dma_free_aligned(p, size, align);
+		return NULL;
+	}
+	return p;
+}
+
+int ims__dma_free_registered(struct ims_hw_dma *dma, void *p, size_t size, size_t align)
+{
+	int ret;
+
+	if (!p)
+		return 0;
+	ret = ims__dma_unregister(dma, p);
+	if (ret)
+		return ret;
+	ims__dma_free_aligned(p, size, align);
+	return 0;
+}

@@ -51,4 +51,15 @@ static inline uint64_t ims__dma_addr(const void *host)
 void *ims__dma_alloc_aligned(size_t size, size_t align, const char *point);
 void ims__dma_free_aligned(void *p, size_t size, size_t align);
 
+/*
+ * Memory software hands to hardware (posted-interrupt descriptors, say):
+ * allocated as by ims__dma_alloc_aligned() and registered, all or nothing
+ * (NULL with the error set). ims__dma_free_registered() takes the region
+ * away from the hardware and then frees it; if the region cannot be taken
+ * away it is left allocated (the hardware could still reach it) and the
+ * error returned.
+ */
+void *ims__dma_alloc_registered(struct ims_hw_dma *dma, size_t size, size_t align, const char *point);
+int ims__dma_free_registered(struct ims_hw_dma *dma, void *p, size_t size, size_t align);
+
 #endif

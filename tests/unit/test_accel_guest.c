@@ -60,9 +60,8 @@ static int setup(void **state)
 	assert_int_equal(am_create(&M, 4, &p, 0), 0);
 	assert_int_equal(ims_accel_probe(&M.ai, &M.acc), 0);
 	assert_int_equal(ims_x86_vector_set_system_handler(M.vd, NV, on_notify, NULL), 0);
-	pids = ims__dma_alloc_aligned(64 * NPID, 64, "test_pids");
+	pids = ims__dma_alloc_registered(M.dma, 64 * NPID, 64, "test_pids");
 	assert_non_null(pids);
-	assert_int_equal(ims__dma_register(M.dma, pids, 64 * NPID), 0);
 	for (unsigned int i = 0; i < NPID; i++)
 		ims_pid_init(pid(i), NV, i % 4, false);
 	/* Both guests number their vCPUs' APIC IDs 0 and 1. */
@@ -89,8 +88,7 @@ static int teardown(void **state)
 	assert_int_equal(ims__msi_device_check(ims_accel_device(M.acc)), 0);
 	assert_int_equal(ims_remap_check(M.remap), 0);
 	assert_int_equal(ims__irq_core_check(M.core), 0);
-	assert_int_equal(ims__dma_unregister(M.dma, pids), 0);
-	ims__dma_free_aligned(pids, 64 * NPID, 64);
+	assert_int_equal(ims__dma_free_registered(M.dma, pids, 64 * NPID, 64), 0);
 	assert_int_equal(am_destroy(&M), 0);
 	ims_mem_stats(&m);
 	assert_int_equal(m.bytes, 0);

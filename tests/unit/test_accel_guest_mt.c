@@ -113,9 +113,8 @@ static void guest_masking_races_completions_and_loses_none(void **state)
 	(void)state;
 	assert_int_equal(am_create(&M, 2, &p, 0), 0);
 	assert_int_equal(ims_accel_probe(&M.ai, &M.acc), 0);
-	pids = ims__dma_alloc_aligned(128, 64, "test_pids");
+	pids = ims__dma_alloc_registered(M.dma, 128, 64, "test_pids");
 	assert_non_null(pids);
-	assert_int_equal(ims__dma_register(M.dma, pids, 128), 0);
 	ims_pid_init(pids, NV, 1, false);
 	ims_pid_init(pids + 64, NV, 1, false);
 	v.pid = ims__dma_addr(pids);
@@ -150,8 +149,7 @@ static void guest_masking_races_completions_and_loses_none(void **state)
 	assert_int_equal(ims__msi_device_check(ims_accel_device(M.acc)), 0);
 	assert_int_equal(ims_remap_check(M.remap), 0);
 	assert_int_equal(ims__irq_core_check(M.core), 0);
-	assert_int_equal(ims__dma_unregister(M.dma, pids), 0);
-	ims__dma_free_aligned(pids, 128, 64);
+	assert_int_equal(ims__dma_free_registered(M.dma, pids, 128, 64), 0);
 	assert_int_equal(am_destroy(&M), 0);
 	ims_mem_stats(&m);
 	assert_int_equal(m.bytes, 0);

@@ -111,9 +111,8 @@ static int setup(void **state)
 	assert_int_equal(ims_device_create(&di, &dev), 0);
 	fims = calloc(1, sizeof(*fims));
 	assert_non_null(fims);
-	pids = ims__dma_alloc_aligned(64 * NPID, 64, "test_pids");
+	pids = ims__dma_alloc_registered(M.dma, 64 * NPID, 64, "test_pids");
 	assert_non_null(pids);
-	assert_int_equal(ims__dma_register(M.dma, pids, 64 * NPID), 0);
 	for (unsigned int i = 0; i < NPID; i++)
 		ims_pid_init(pids + 64 * i, 0xf2, i, false);
 	return 0;
@@ -125,8 +124,7 @@ static int teardown(void **state)
 
 	(void)state;
 	assert_int_equal(ims_device_destroy(dev), 0);
-	assert_int_equal(ims__dma_unregister(M.dma, pids), 0);
-	ims__dma_free_aligned(pids, 64 * NPID, 64);
+	assert_int_equal(ims__dma_free_registered(M.dma, pids, 64 * NPID, 64), 0);
 	free(fims);
 	assert_int_equal(am_destroy(&M), 0);
 	ims_mem_stats(&m);

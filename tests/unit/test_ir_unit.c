@@ -627,6 +627,48 @@ static void units_route_by_requester_id(void **state)
 	ir_env_free(e);
 }
 
+/*
+ * Registered DMA memory comes and goes all or nothing: each allocation of
+ * the pair failing in turn leaves no memory and no region; memory that
+ * cannot be taken away from the hardware is not freed.
+ */
+static void dma_registered_memory_is_all_or_nothing(void **state)
+{
+	struct ims_mem_stats before, after;
+	struct ims_hw_dma *dma;
+	char other[64];
+	void *p = NULL;
+
+	(void)state;
+	assert_int_equal(ims__dma_create(&dma), 0);
+	ims_mem_stats(&before);
+	for (uint64_t n = 1; !p; n++) {
+		ims_fault_arm_nth(n, NULL);
+		p = ims__dma_alloc_registered(dma, 4096, 4096, "test_registered");
+		ims_fault_disarm();
+		if (p)
+			break;
+		assert_non_null(strstr(ims_last_error(), "injected"));
+		ims_mem_stats(&after);
+		assert_int_equal(before.bytes, after.bytes);
+		assert_int_equal(ims__dma_destroy(dma), 0);	/* no region left behind */
+		assert_int_equal(ims__dma_create(&dma), 0);
+		ims_mem_stats(&before);
+		assert_true(n < 8);
+	}
+	assert_int_equal((uintptr_t)p % 4096, 0);
+	ims__rcu_read_lock();
+	assert_ptr_equal(ims__dma_map(dma, ims__dma_addr(p), 4096), p);
+	ims__rcu_read_unlock();
+	/* Not a region: refused, nothing freed or changed. */
+	assert_int_equal(ims__dma_free_registered(dma, other, sizeof(other), 64), -ENOENT);
+	assert_int_equal(ims__dma_free_registered(dma, p, 4096, 4096), 0);
+	assert_null(ims__dma_map(dma, ims__dma_addr(p), 1));
+	ims_mem_stats(&after);
+	assert_int_equal(before.bytes, after.bytes);
+	assert_int_equal(ims__dma_destroy(dma), 0);
+}
+
 static void dma_maps_only_registered_ranges(void **state)
 {
 	struct ims_hw_dma *dma;
@@ -761,6 +803,7 @@ int main(void)
 		cmocka_unit_test(invalidation_queue_error_stops_the_queue),
 		cmocka_unit_test(units_route_by_requester_id),
 		cmocka_unit_test(dma_maps_only_registered_ranges),
+		cmocka_unit_test(dma_registered_memory_is_all_or_nothing),
 		cmocka_unit_test(allocations_fail_cleanly_at_every_point),
 	};
 

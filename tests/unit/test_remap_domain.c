@@ -75,8 +75,8 @@ static int setup(void **state)
 	di.host_data = &fx->fr;
 	assert_int_equal(ims_irq_domain_create(fx->core, &di, &fx->fr.domain), 0);
 	assert_int_equal(ims__dma_create(&fx->dma), 0);
-	fx->pids = ims__dma_alloc_aligned(4096, 4096, "test_pid");
-	assert_int_equal(ims__dma_register(fx->dma, fx->pids, 4096), 0);
+	fx->pids = ims__dma_alloc_registered(fx->dma, 4096, 4096, "test_pid");
+	assert_non_null(fx->pids);
 	return 0;
 }
 
@@ -88,8 +88,7 @@ static int teardown(void **state)
 			assert_int_equal(ims_remap_destroy(fx->remap[i]), 0);
 		ims__ir_unit_destroy(fx->unit[i]);
 	}
-	assert_int_equal(ims__dma_unregister(fx->dma, fx->pids), 0);
-	ims__dma_free_aligned(fx->pids, 4096, 4096);
+	assert_int_equal(ims__dma_free_registered(fx->dma, fx->pids, 4096, 4096), 0);
 	assert_int_equal(ims__dma_destroy(fx->dma), 0);
 	assert_int_equal(ims_irq_domain_remove(fx->fr.domain), 0);
 	assert_int_equal(ims_irq_core_destroy(fx->core), 0);

@@ -121,8 +121,8 @@ static void moves_and_posting_race_delivery_without_deadlock(void **state)
 	di.host_data = &m->fr;
 	assert_int_equal(ims_irq_domain_create(m->core, &di, &m->fr.domain), 0);
 	assert_int_equal(ims__dma_create(&m->dma), 0);
-	m->pid = ims__dma_alloc_aligned(64, 64, "test_pid");
-	assert_int_equal(ims__dma_register(m->dma, m->pid, 64), 0);
+	m->pid = ims__dma_alloc_registered(m->dma, 64, 64, "test_pid");
+	assert_non_null(m->pid);
 	ims_pid_init(m->pid, NV, 1, false);
 	ucfg.dma = m->dma;
 	assert_int_equal(ims__ir_unit_create(&ucfg, &m->unit), 0);
@@ -195,8 +195,7 @@ static void moves_and_posting_race_delivery_without_deadlock(void **state)
 	assert_int_equal(ims_irq_domain_free_irqs(m->core, m->irq[0], NIRQ), 0);
 	assert_int_equal(ims_remap_destroy(m->remap), 0);
 	ims__ir_unit_destroy(m->unit);
-	assert_int_equal(ims__dma_unregister(m->dma, m->pid), 0);
-	ims__dma_free_aligned(m->pid, 64, 64);
+	assert_int_equal(ims__dma_free_registered(m->dma, m->pid, 64, 64), 0);
 	assert_int_equal(ims__dma_destroy(m->dma), 0);
 	assert_int_equal(ims_irq_domain_remove(m->fr.domain), 0);
 	assert_int_equal(ims_irq_core_destroy(m->core), 0);

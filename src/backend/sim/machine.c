@@ -985,8 +985,6 @@ static int build_units(struct sim_machine *m)
 
 static int build_guests(struct sim_machine *m)
 {
-	int ret;
-
 	m->nr_vcpus = m->cfg.guests * m->cfg.vcpus;
 	if (!m->nr_vcpus)
 		return 0;
@@ -995,15 +993,9 @@ static int build_guests(struct sim_machine *m)
 	if (!m->guests || !m->vcpus)
 		return -ENOMEM;
 	m->pid_mem_size = ((size_t)m->nr_vcpus * 64 + 4095) & ~(size_t)4095;
-	m->pid_mem = ims__dma_alloc_aligned(m->pid_mem_size, 4096, "sim_pids");
+	m->pid_mem = ims__dma_alloc_registered(m->dma, m->pid_mem_size, 4096, "sim_pids");
 	if (!m->pid_mem)
 		return -ENOMEM;
-	ret = ims__dma_register(m->dma, m->pid_mem, m->pid_mem_size);
-	if (ret) {
-		ims__dma_free_aligned(m->pid_mem, m->pid_mem_size, 4096);
-		m->pid_mem = NULL;
-		return ret;
-	}
 	for (uint32_t g = 0; g < m->cfg.guests; g++) {
 		m->guests[g].first_vcpu = g * m->cfg.vcpus;
 		ims__spin_init(&m->guests[g].lock);
@@ -1276,8 +1268,8 @@ void ims__sim_machine_destroy(struct sim_machine *m)
 	for (uint32_t i = 0; m->vcpus && i < m->nr_vcpus; i++)
 		ims__free(m->vcpus[i].gvec_count, 256 * sizeof(uint64_t));
 	if (m->pid_mem) {
-		ims__dma_unregister(m->dma, m->pid_mem);
-		ims__dma_free_aligned(m->pid_mem, m->pid_mem_size, 4096);
+		if (ims__dma_free_registered(m->dma, m->pid_mem, m->pid_mem_size, 4096))
+			ims__warn("sim: posted-interrupt descriptors left allocated: %s", ims_last_error());
 	}
 	if (m->dma)
 		ims__dma_destroy(m->dma);
