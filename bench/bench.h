@@ -117,6 +117,7 @@ int ims__bench_delivery(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_matrix(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_kvm_overhead(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_kvm_signal(uint32_t runs, ims_bench_fn fn, void *ctx);
+int ims__bench_syscall_frames(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_posted_1m(uint32_t runs, ims_bench_fn fn, void *ctx);
 int ims__bench_threads(uint32_t runs, ims_bench_fn fn, void *ctx);
 

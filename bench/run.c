@@ -2,7 +2,8 @@
  * The benchmarks' runner and what they share. Each topic lives in its own
  * file: alloc.c (allocation and memory), delivery.c (the data path),
  * threads.c (the data path on two threads), matrix.c (the vector matrix),
- * kvm.c (the KVM backend against bare KVM_SIGNAL_MSI), scale.c (a million
+ * kvm.c (the KVM backend against bare KVM_SIGNAL_MSI, and what a system
+ * call costs each frame returned through after it), scale.c (a million
  * posted vectors).
  */
 #include <errno.h>
@@ -79,6 +80,7 @@ static const struct {
 	{ "posted_1m", "posted_1m_rate", ims__bench_posted_1m },
 	{ "kvm_overhead", NULL, ims__bench_kvm_overhead },
 	{ "kvm_signal", NULL, ims__bench_kvm_signal },
+	{ "syscall_frames", NULL, ims__bench_syscall_frames },
 };
 
 IMS_API int ims_bench_run(const char *filter, uint32_t runs, ims_bench_fn fn, void *ctx)

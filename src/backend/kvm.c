@@ -14,6 +14,7 @@
 #include "backend/kvm.h"
 #include "util/alloc.h"
 #include "util/bitmap.h"
+#include "util/compiler.h"
 #include "util/log.h"
 
 #define APIC_SVR 0xf0
@@ -40,6 +41,8 @@ struct ims_kvm {
 	bool routes_dirty;
 	uint64_t pushes;
 };
+
+_Thread_local struct ims_kvm_outbox ims__kvm_outbox __attribute__((tls_model("initial-exec")));
 
 static int set_svr(struct ims_kvm *k, uint32_t vcpu)
 {
@@ -139,6 +142,7 @@ void ims__kvm_destroy(struct ims_kvm *k)
 
 	if (!k)
 		return;
+	ims__kvm_flush();
 	for (i = 0; i < IMS_KVM_MAX_ROUTES; i++)
 		if (k->routes[i].efd >= 0)
 			close(k->routes[i].efd);
@@ -152,32 +156,66 @@ void ims__kvm_destroy(struct ims_kvm *k)
 	ims__free(k, sizeof(*k));
 }
 
+int ims__kvm_signal_failed(int err)
+{
+	return ims__error(-err, "kvm: KVM_SIGNAL_MSI: %s", strerror(err));
+}
+
 static int signal_locked(struct ims_kvm *k, uint32_t lo, uint32_t hi, uint32_t data)
 {
 	struct kvm_msi msi = { .address_lo = lo, .address_hi = hi, .data = data };
 	int ret = ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi);
 
-	return ret < 0 ? ims__error(-errno, "kvm: KVM_SIGNAL_MSI: %s", strerror(errno)) : ret;
+	return ret < 0 ? ims__kvm_signal_failed(errno) : ret;
 }
 
 int ims__kvm_signal_msi(struct ims_kvm *k, uint32_t addr_lo, uint32_t addr_hi, uint32_t data)
 {
 	int ret;
 
+	ims__kvm_flush();
 	pthread_mutex_lock(&k->lock);
 	ret = signal_locked(k, addr_lo, addr_hi, data);
 	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
 
+/* The compatibility-format message of a remapped interrupt. */
+static inline uint32_t compose_addr(const struct ims_hw_apic_irq *irq)
+{
+	return 0xfee00000u | ((irq->dest & 0xff) << 12) | ((irq->dest >> 8 & 0x7f) << 5) |
+	       (irq->redirection_hint ? 1u << 3 : 0) | (irq->dest_logical ? 1u << 2 : 0);
+}
+
+static inline uint32_t compose_data(const struct ims_hw_apic_irq *irq)
+{
+	return irq->vector | ((uint32_t)irq->delivery_mode << 8) | (irq->level_assert ? 1u << 14 : 0) |
+	       (irq->level_trigger ? 1u << 15 : 0);
+}
+
 int ims__kvm_apic_sink(void *ctx, const struct ims_hw_apic_irq *irq)
 {
-	uint32_t lo = 0xfee00000u | ((irq->dest & 0xff) << 12) | ((irq->dest >> 8 & 0x7f) << 5) |
-		      (irq->redirection_hint ? 1u << 3 : 0) | (irq->dest_logical ? 1u << 2 : 0);
-	uint32_t data = irq->vector | ((uint32_t)irq->delivery_mode << 8) |
-			(irq->level_assert ? 1u << 14 : 0) | (irq->level_trigger ? 1u << 15 : 0);
+	return ims__kvm_signal_msi(ctx, compose_addr(irq), 0, compose_data(irq));
+}
 
-	return ims__kvm_signal_msi(ctx, lo, 0, data);
+/* 1: posted (how many vCPUs take it is known when it is signalled); or a
+ * negative errno of the messages a full queue had to signal first. */
+int ims__kvm_apic_sink_posted(void *ctx, const struct ims_hw_apic_irq *irq)
+{
+	int ret = 0;
+
+	struct ims_kvm *k = ctx;
+	struct ims_kvm_outbox *o = &ims__kvm_outbox;
+
+	if (ims_unlikely(o->n == IMS_KVM_POSTED))
+		ret = ims__kvm_flush();
+	o->msg[o->n++] = (struct ims_kvm_posted){ &k->lock, k->vm_fd, compose_addr(irq), compose_data(irq) };
+	return ret < 0 ? ret : 1;
+}
+
+uint32_t ims__kvm_posted(void)
+{
+	return ims__kvm_outbox.n;
 }
 
 static int get_irr_locked(struct ims_kvm *k, uint32_t vcpu, struct kvm_lapic_state *st, uint64_t irr[4])
@@ -201,6 +239,7 @@ int ims__kvm_irr(struct ims_kvm *k, uint32_t vcpu, uint64_t irr[4])
 	struct kvm_lapic_state st;
 	int ret;
 
+	ims__kvm_flush();
 	if (vcpu >= k->nr_vcpus)
 		return ims__error(-EINVAL, "kvm: no vCPU %u", vcpu);
 	pthread_mutex_lock(&k->lock);
@@ -216,6 +255,7 @@ int ims__kvm_accept(struct ims_kvm *k, uint32_t vcpu)
 	uint32_t word;
 	int ret, v = -1, i;
 
+	ims__kvm_flush();
 	if (vcpu >= k->nr_vcpus)
 		return ims__error(-EINVAL, "kvm: no vCPU %u", vcpu);
 	pthread_mutex_lock(&k->lock);
@@ -283,6 +323,7 @@ int ims__kvm_route_add(struct ims_kvm *k, uint32_t addr_lo, uint32_t addr_hi, ui
 	uint32_t i;
 	int efd, ret;
 
+	ims__kvm_flush();
 	pthread_mutex_lock(&k->lock);
 	i = ims__find_next_zero_bit(k->route_map, IMS_KVM_MAX_ROUTES, 0);
 	if (i >= IMS_KVM_MAX_ROUTES) {
@@ -329,6 +370,7 @@ int ims__kvm_route_set(struct ims_kvm *k, int gsi, uint32_t addr_lo, uint32_t ad
 {
 	int ret = 0;
 
+	ims__kvm_flush();
 	pthread_mutex_lock(&k->lock);
 	if (!route_ok(k, gsi)) {
 		ret = ims__error(-EINVAL, "kvm: no route %d", gsi);
@@ -347,6 +389,7 @@ int ims__kvm_route_del(struct ims_kvm *k, int gsi)
 	struct kvm_irqfd irqfd = { 0 };
 	int ret = 0;
 
+	ims__kvm_flush();
 	pthread_mutex_lock(&k->lock);
 	if (!route_ok(k, gsi)) {
 		ret = ims__error(-EINVAL, "kvm: no route %d", gsi);
@@ -371,6 +414,7 @@ int ims__kvm_route_fire(struct ims_kvm *k, int gsi)
 	uint64_t one = 1;
 	int ret;
 
+	ims__kvm_flush();
 	pthread_mutex_lock(&k->lock);
 	if (!route_ok(k, gsi)) {
 		ret = ims__error(-EINVAL, "kvm: no route %d", gsi);

@@ -1,10 +1,12 @@
 /*
  * The KVM backend against the kernel's local APICs: where a message lands,
  * coalescing in the IRR, acceptance, broadcast, a destination nobody has,
- * and irqfd routes made, changed and freed on demand. Skipped, saying so,
+ * irqfd routes made, changed and freed on demand, and posted messages
+ * (queued on their thread until it flushes). Skipped, saying so,
  * where /dev/kvm is missing or unusable.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -83,6 +85,115 @@ static void apic_sink_composes_compatibility_messages(void **state)
 	assert_int_equal(ims__kvm_accept(k, 3), 0x77);
 }
 
+/* The IRR as another thread sees it: reading it there does not flush this thread's queue. */
+struct irr_look {
+	uint32_t vcpu;
+	uint64_t irr[4];
+	int ret;
+};
+
+static void *look_fn(void *arg)
+{
+	struct irr_look *l = arg;
+
+	l->ret = ims__kvm_irr(k, l->vcpu, l->irr);
+	return NULL;
+}
+
+static bool irr_has_elsewhere(uint32_t vcpu, unsigned int v)
+{
+	struct irr_look l = { .vcpu = vcpu };
+	pthread_t t;
+
+	assert_int_equal(pthread_create(&t, NULL, look_fn, &l), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(l.ret, 0);
+	return (l.irr[v / 64] >> (v % 64)) & 1;
+}
+
+static int post(uint32_t dest, uint8_t vector)
+{
+	struct ims_hw_apic_irq irq = { .dest = dest, .vector = vector };
+
+	return ims__kvm_apic_sink_posted(k, &irq);
+}
+
+/* Posted messages wait on their thread until it flushes; then all land. */
+static void posted_messages_wait_for_the_flush(void **state)
+{
+	(void)state;
+	assert_int_equal(ims__kvm_flush(), 0);	/* nothing queued: nothing to do */
+	assert_int_equal(post(1, 0x45), 1);
+	assert_int_equal(post(2, 0x46), 1);
+	assert_int_equal(ims__kvm_posted(), 2);
+	assert_false(irr_has_elsewhere(1, 0x45));
+	assert_false(irr_has_elsewhere(2, 0x46));
+	assert_int_equal(ims__kvm_flush(), 0);
+	assert_int_equal(ims__kvm_posted(), 0);
+	assert_true(irr_has_elsewhere(1, 0x45));
+	assert_true(irr_has_elsewhere(2, 0x46));
+	assert_int_equal(ims__kvm_accept(k, 1), 0x45);
+	assert_int_equal(ims__kvm_accept(k, 2), 0x46);
+}
+
+/* Every other call from the posting thread signals its queue first. */
+static void other_calls_flush_first(void **state)
+{
+	(void)state;
+	assert_int_equal(post(3, 0x50), 1);
+	assert_int_equal(ims__kvm_accept(k, 3), 0x50);
+	assert_int_equal(post(3, 0x51), 1);
+	assert_true(irr_has(3, 0x51));
+	assert_int_equal(post(3, 0x52), 1);
+	assert_int_equal(ims__kvm_signal_msi(k, msi_addr(3), 0, 0x40), 1);
+	assert_int_equal(ims__kvm_posted(), 0);
+	assert_int_equal(ims__kvm_accept(k, 3), 0x52);
+	assert_int_equal(ims__kvm_accept(k, 3), 0x51);
+	assert_int_equal(ims__kvm_accept(k, 3), 0x40);
+	assert_int_equal(post(0, 0x53), 1);
+	assert_true(ims__kvm_route_add(k, msi_addr(0), 0, 0x54) >= 0);
+	assert_int_equal(ims__kvm_posted(), 0);
+	assert_int_equal(ims__kvm_accept(k, 0), 0x53);
+	/* Destroying the backend signals what was posted to it, then frees. */
+	assert_int_equal(post(0, 0x55), 1);
+	ims__kvm_destroy(k);
+	k = NULL;
+	assert_int_equal(ims__kvm_posted(), 0);
+	assert_int_equal(ims__kvm_create(4, apic_ids, &k), 0);
+}
+
+/* A full queue is signalled before the next message is queued. */
+static void full_queue_is_signalled_first(void **state)
+{
+	(void)state;
+	for (unsigned int i = 0; i < IMS_KVM_POSTED; i++)
+		assert_int_equal(post(0, (uint8_t)(0x60 + i)), 1);
+	assert_int_equal(ims__kvm_posted(), IMS_KVM_POSTED);
+	assert_false(irr_has_elsewhere(0, 0x60));
+	assert_int_equal(post(0, 0x60 + IMS_KVM_POSTED), 1);
+	assert_int_equal(ims__kvm_posted(), 1);
+	for (unsigned int i = 0; i < IMS_KVM_POSTED; i++)
+		assert_true(irr_has_elsewhere(0, 0x60 + i));
+	assert_false(irr_has_elsewhere(0, 0x60 + IMS_KVM_POSTED));
+	assert_true(irr_has(0, 0x60 + IMS_KVM_POSTED));
+}
+
+/* A message KVM refuses: the flush names it, returns the first error and still signals the rest. */
+static void flush_reports_a_refused_message_and_goes_on(void **state)
+{
+	(void)state;
+	assert_int_equal(post(1, 0x70), 1);
+	assert_int_equal(post(1, 0x71), 1);
+	assert_int_equal(post(2, 0x72), 1);
+	ims__kvm_outbox.msg[1].vm_fd = -1;	/* the second cannot be signalled */
+	assert_int_equal(ims__kvm_flush(), -EBADF);
+	assert_non_null(strstr(ims_last_error(), "KVM_SIGNAL_MSI"));
+	assert_int_equal(ims__kvm_posted(), 0);
+	assert_true(irr_has(1, 0x70));
+	assert_false(irr_has(1, 0x71));
+	assert_true(irr_has(2, 0x72));
+}
+
 static bool wait_irr(uint32_t vcpu, unsigned int v)
 {
 	for (int i = 0; i < 100000; i++) {
@@ -129,6 +240,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(broadcast_and_missing_destination, setup, teardown),
 		cmocka_unit_test_setup_teardown(apic_sink_composes_compatibility_messages, setup, teardown),
 		cmocka_unit_test_setup_teardown(irqfd_routes_on_demand, setup, teardown),
+		cmocka_unit_test_setup_teardown(posted_messages_wait_for_the_flush, setup, teardown),
+		cmocka_unit_test_setup_teardown(other_calls_flush_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(full_queue_is_signalled_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(flush_reports_a_refused_message_and_goes_on, setup, teardown),
 	};
 	struct ims_kvm *probe;
 

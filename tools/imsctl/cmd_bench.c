@@ -91,9 +91,10 @@ int imsctl_cmd_bench(int argc, char **argv)
 		       "one interrupt on the data path against a pointer-chasing baseline (and\n"
 		       "through the whole simulated machine), the data path on two threads against\n"
 		       "one, the vector matrix at 4,096 CPUs against 4, 1,000,000 IMS vectors\n"
-		       "posted across 16 remapping units to 4,608 vCPUs, and an interrupt through\n"
-		       "the KVM backend against a bare KVM_SIGNAL_MSI loop (skipped, saying why,\n"
-		       "where KVM does not work). Each figure is the median of N runs (default 5,\n"
+		       "posted across 16 remapping units to 4,608 vCPUs, an interrupt through the\n"
+		       "KVM backend against a bare KVM_SIGNAL_MSI loop (skipped, saying why, where\n"
+		       "KVM does not work), and a system call made 8 frames deep against one made\n"
+		       "at the top. Each figure is the median of N runs (default 5,\n"
 		       "at most 64); --only runs the benchmarks whose name, or one of whose\n"
 		       "results' names, contains NAME. docs/performance.md explains each figure.\n");
 		return IMSCTL_OK;

@@ -219,6 +219,7 @@ uint64_t ims__sim_drain(struct sim_machine *m)
 	/* Work still queued completes first: its interrupts are on their way. */
 	for (uint32_t d = 0; m->dev_ops->flush && d < m->cfg.devices; d++)
 		m->dev_ops->flush(m->devs[d]);
+	ims__sim_flush(m, 0);
 	do {
 		any = false;
 		for (uint32_t c = 0; c < m->cfg.cpus; c++)
@@ -388,15 +389,18 @@ int ims__sim_fire(struct sim_machine *m, struct sim_vec *v)
 			return ret;
 		}
 		atomic_fetch_add_explicit(&m->fired, 1, memory_order_relaxed);
-		return 0;
+		return ims__sim_flush(m, 0);
 	}
 	atomic_fetch_add(&v->raised, 1);
 	atomic_store(&v->need, true);
 	atomic_fetch_add_explicit(&m->fired, 1, memory_order_relaxed);
-	if (v->msix)
-		return m->dev_ops->fire_msix(d, v->index);
-	a = sim_adi_at(m, v->dev, v->adi);
-	return m->dev_ops->fire_ims(d, v, a->pasid);
+	if (v->msix) {
+		ret = m->dev_ops->fire_msix(d, v->index);
+	} else {
+		a = sim_adi_at(m, v->dev, v->adi);
+		ret = m->dev_ops->fire_ims(d, v, a->pasid);
+	}
+	return ims__sim_flush(m, ret);
 }
 
 bool ims__sim_fire_guarded(struct sim_machine *m, struct sim_vec *v)
@@ -951,7 +955,7 @@ static int build_units(struct sim_machine *m)
 {
 	struct ims_hw_apic_sink sink = m->bus ? ims__apic_bus_sink(m->bus)
 			: m->route_key ? (struct ims_hw_apic_sink){ kvm_irqfd_sink, m }
-				       : (struct ims_hw_apic_sink){ ims__kvm_apic_sink, m->kvm };
+				       : (struct ims_hw_apic_sink){ ims__kvm_apic_sink_posted, m->kvm };
 	uint32_t per_unit[IMS_SIM_MAX_IR_UNITS] = { 0 };
 	char uname[16], rname[16];
 	int ret;

@@ -24,6 +24,7 @@
 #include <ims/x86.h>
 #include <stdatomic.h>
 
+#include "backend/kvm.h"
 #include "hw/apic_bus.h"
 #include "hw/arm/gic.h"
 #include "hw/bus.h"
@@ -249,6 +250,22 @@ uint64_t ims__sim_drain(struct sim_machine *m);
 int ims__sim_adi_create(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_adi_destroy(struct sim_machine *m, uint32_t dev, uint32_t slot);
 int ims__sim_fire(struct sim_machine *m, struct sim_vec *v);
+
+/*
+ * On the kvm backend the remapping units' APIC sink posts its messages
+ * (backend/kvm.h); they are signalled here. ims__sim_fire() and
+ * ims__sim_drain() flush before they return, and the scheduler after every
+ * operation (an unmask, for one, releases a held message), so that no
+ * message outlives the step that raised it. Reading a vCPU's IRR or
+ * accepting flushes first in any case. Returns ret, or the flush's error
+ * where ret is 0.
+ */
+static inline int ims__sim_flush(struct sim_machine *m, int ret)
+{
+	int r = m->kvm ? ims__kvm_flush() : 0;
+
+	return ret ? ret : r;
+}
 /*
  * Lend v's irq to another handler (a benchmark's): the machine's checking
  * handler is freed and fn(ctx) installed. With fn NULL, the handler

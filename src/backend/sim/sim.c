@@ -531,11 +531,13 @@ static int run_ops(struct run_ctx *rc)
 		if (rc->ops_out)
 			rc->ops_out[step] = op;
 		m->step = step;
-		if (m->dev_ops->step)
+		if (m->dev_ops->step) {
 			for (uint32_t d = 0; d < cfg->devices; d++)
 				m->dev_ops->step(m->devs[d], step);
+			ims__sim_flush(m, 0);
+		}
 		desc[0] = 0;
-		r = op_run(m, &op, desc, sizeof(desc));
+		r = ims__sim_flush(m, op_run(m, &op, desc, sizeof(desc)));
 		snprintf(line, sizeof(line), "%llu %s -> %d", (unsigned long long)step, desc, r);
 		rc->hash = fnv1a(rc->hash, line);
 		if (rc->cb && rc->cb->trace)
