@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -32,12 +33,8 @@ struct ims_kvm {
 	/*
 	 * lock serializes messages sent by this backend with acceptance
 	 * (get-modify-set of the LAPIC state) and guards the route table.
-	 * A one-byte spinlock (it yields after a few spins) rather than a
-	 * mutex: it is taken around every message, where a mutex's two
-	 * library calls cost about 1 % of the whole signal, and the backend
-	 * is driven from one thread at a time in practice.
 	 */
-	ims_spinlock_t lock;
+	pthread_mutex_t lock;
 	uint64_t route_map[IMS_BITMAP_WORDS(IMS_KVM_MAX_ROUTES)];
 	struct kvm_route *routes;
 	uint32_t nr_routes;
@@ -120,7 +117,7 @@ int ims__kvm_create(uint32_t nr_vcpus, const uint32_t *apic_ids, struct ims_kvm 
 	}
 	for (i = 0; i < IMS_KVM_MAX_ROUTES; i++)
 		k->routes[i].efd = -1;
-	ims__spin_init(&k->lock);
+	pthread_mutex_init(&k->lock, NULL);
 	*out = k;
 	return 0;
 
@@ -153,7 +150,7 @@ void ims__kvm_destroy(struct ims_kvm *k)
 		close(k->vcpu_fd[i]);
 	close(k->vm_fd);
 	close(k->sys_fd);
-
+	pthread_mutex_destroy(&k->lock);
 	ims__free(k->routes, IMS_KVM_MAX_ROUTES * sizeof(*k->routes));
 	ims__free(k->vcpu_fd, k->nr_vcpus * sizeof(int));
 	ims__free(k, sizeof(*k));
@@ -177,9 +174,9 @@ int ims__kvm_signal_msi(struct ims_kvm *k, uint32_t addr_lo, uint32_t addr_hi, u
 	int ret;
 
 	ims__kvm_flush();
-	ims__spin_lock(&k->lock);
+	pthread_mutex_lock(&k->lock);
 	ret = signal_locked(k, addr_lo, addr_hi, data);
-	ims__spin_unlock(&k->lock);
+	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
 
@@ -245,9 +242,9 @@ int ims__kvm_irr(struct ims_kvm *k, uint32_t vcpu, uint64_t irr[4])
 	ims__kvm_flush();
 	if (vcpu >= k->nr_vcpus)
 		return ims__error(-EINVAL, "kvm: no vCPU %u", vcpu);
-	ims__spin_lock(&k->lock);
+	pthread_mutex_lock(&k->lock);
 	ret = get_irr_locked(k, vcpu, &st, irr);
-	ims__spin_unlock(&k->lock);
+	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
 
@@ -261,7 +258,7 @@ int ims__kvm_accept(struct ims_kvm *k, uint32_t vcpu)
 	ims__kvm_flush();
 	if (vcpu >= k->nr_vcpus)
 		return ims__error(-EINVAL, "kvm: no vCPU %u", vcpu);
-	ims__spin_lock(&k->lock);
+	pthread_mutex_lock(&k->lock);
 	ret = get_irr_locked(k, vcpu, &st, irr);
 	if (ret)
 		goto out;
@@ -281,7 +278,7 @@ int ims__kvm_accept(struct ims_kvm *k, uint32_t vcpu)
 	}
 	ret = v;
 out:
-	ims__spin_unlock(&k->lock);
+	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
 
@@ -327,7 +324,7 @@ int ims__kvm_route_add(struct ims_kvm *k, uint32_t addr_lo, uint32_t addr_hi, ui
 	int efd, ret;
 
 	ims__kvm_flush();
-	ims__spin_lock(&k->lock);
+	pthread_mutex_lock(&k->lock);
 	i = ims__find_next_zero_bit(k->route_map, IMS_KVM_MAX_ROUTES, 0);
 	if (i >= IMS_KVM_MAX_ROUTES) {
 		ret = ims__error(-ENOSPC, "kvm: all %u GSI routes are in use", IMS_KVM_MAX_ROUTES);
@@ -360,7 +357,7 @@ int ims__kvm_route_add(struct ims_kvm *k, uint32_t addr_lo, uint32_t addr_hi, ui
 	}
 	ret = (int)i;
 out:
-	ims__spin_unlock(&k->lock);
+	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
 
@@ -374,7 +371,7 @@ int ims__kvm_route_set(struct ims_kvm *k, int gsi, uint32_t addr_lo, uint32_t ad
 	int ret = 0;
 
 	ims__kvm_flush();
-	ims__spin_lock(&k->lock);
+	pthread_mutex_lock(&k->lock);
 	if (!route_ok(k, gsi)) {
 		ret = ims__error(-EINVAL, "kvm: no route %d", gsi);
 	} else {
@@ -383,7 +380,7 @@ int ims__kvm_route_set(struct ims_kvm *k, int gsi, uint32_t addr_lo, uint32_t ad
 		k->routes[gsi].data = data;
 		k->routes_dirty = true;
 	}
-	ims__spin_unlock(&k->lock);
+	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
 
@@ -393,7 +390,7 @@ int ims__kvm_route_del(struct ims_kvm *k, int gsi)
 	int ret = 0;
 
 	ims__kvm_flush();
-	ims__spin_lock(&k->lock);
+	pthread_mutex_lock(&k->lock);
 	if (!route_ok(k, gsi)) {
 		ret = ims__error(-EINVAL, "kvm: no route %d", gsi);
 		goto out;
@@ -408,7 +405,7 @@ int ims__kvm_route_del(struct ims_kvm *k, int gsi)
 	k->nr_routes--;
 	k->routes_dirty = true;
 out:
-	ims__spin_unlock(&k->lock);
+	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
 
@@ -418,7 +415,7 @@ int ims__kvm_route_fire(struct ims_kvm *k, int gsi)
 	int ret;
 
 	ims__kvm_flush();
-	ims__spin_lock(&k->lock);
+	pthread_mutex_lock(&k->lock);
 	if (!route_ok(k, gsi)) {
 		ret = ims__error(-EINVAL, "kvm: no route %d", gsi);
 		goto out;
@@ -429,7 +426,7 @@ int ims__kvm_route_fire(struct ims_kvm *k, int gsi)
 	if (write(k->routes[gsi].efd, &one, sizeof(one)) != sizeof(one))
 		ret = ims__error(-errno, "kvm: irqfd write: %s", strerror(errno));
 out:
-	ims__spin_unlock(&k->lock);
+	pthread_mutex_unlock(&k->lock);
 	return ret;
 }
 

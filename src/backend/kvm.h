@@ -11,13 +11,13 @@
 
 #include <errno.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 
 #include "hw/bus.h"
 #include "util/compiler.h"
-#include "util/lock.h"
 
 struct ims_kvm;
 
@@ -87,7 +87,7 @@ uint32_t ims__kvm_posted(void);
 /* This thread's queue. Inside: ims__kvm_flush() is inline so that the
  * ioctl returns straight into its caller's frame. */
 struct ims_kvm_posted {
-	ims_spinlock_t *lock;		/* the backend's */
+	pthread_mutex_t *lock;		/* the backend's */
 	int vm_fd;
 	uint32_t addr_lo, data;		/* compatibility format; address_hi is 0 */
 };
@@ -112,9 +112,9 @@ static inline int ims__kvm_flush(void)
 		struct kvm_msi msi = { .address_lo = p->addr_lo, .data = p->data };
 		int r;
 
-		ims__spin_lock(p->lock);
+		pthread_mutex_lock(p->lock);
 		r = ioctl(p->vm_fd, KVM_SIGNAL_MSI, &msi);
-		ims__spin_unlock(p->lock);
+		pthread_mutex_unlock(p->lock);
 		if (ims_unlikely(r < 0) && !ret)
 			ret = ims__kvm_signal_failed(errno);
 	}
