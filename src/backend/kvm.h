@@ -74,8 +74,8 @@ uint64_t ims__kvm_route_pushes(const struct ims_kvm *k);
  *
  * A thread's queue is flushed by ims__kvm_flush() and, first, by every
  * other call on a backend from that thread (signal, IRR, accept, routes,
- * destroy), so that the thread sees its own messages delivered. A thread
- * must flush before it exits, and before another thread destroys a
+ * destroy), so that the thread sees its own messages delivered, and when
+ * the thread exits. A thread must flush before another thread destroys a
  * backend it posted to. The queue holds IMS_KVM_POSTED messages; posting
  * to a full queue flushes it first.
  */
@@ -94,6 +94,7 @@ struct ims_kvm_posted {
 
 struct ims_kvm_outbox {
 	uint32_t n;
+	bool armed;			/* flushed at thread exit */
 	struct ims_kvm_posted msg[IMS_KVM_POSTED];
 };
 

@@ -162,6 +162,26 @@ static void other_calls_flush_first(void **state)
 	assert_int_equal(ims__kvm_create(4, apic_ids, &k), 0);
 }
 
+static void *post_then_exit(void *arg)
+{
+	*(int *)arg = post(2, 0x5a);
+	return NULL;
+}
+
+/* A thread that exits with messages queued has them signalled on its way out. */
+static void exiting_thread_signals_its_queue(void **state)
+{
+	pthread_t t;
+	int ret = 0;
+
+	(void)state;
+	assert_int_equal(pthread_create(&t, NULL, post_then_exit, &ret), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(ret, 1);
+	assert_int_equal(ims__kvm_posted(), 0);	/* nothing of this thread's */
+	assert_true(irr_has(2, 0x5a));
+}
+
 /* A full queue is signalled before the next message is queued. */
 static void full_queue_is_signalled_first(void **state)
 {
@@ -242,6 +262,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(irqfd_routes_on_demand, setup, teardown),
 		cmocka_unit_test_setup_teardown(posted_messages_wait_for_the_flush, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_calls_flush_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(exiting_thread_signals_its_queue, setup, teardown),
 		cmocka_unit_test_setup_teardown(full_queue_is_signalled_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(flush_reports_a_refused_message_and_goes_on, setup, teardown),
 	};
