@@ -198,8 +198,6 @@ int ims__kvm_apic_sink(void *ctx, const struct ims_hw_apic_irq *irq)
 	return ims__kvm_signal_msi(ctx, compose_addr(irq), 0, compose_data(irq));
 }
 
-/* 1: posted (how many vCPUs take it is known when it is signalled); or a
- * negative errno of the messages a full queue had to signal first. */
 /* A thread that posted signals what it left queued when it exits. */
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static pthread_key_t exit_key;
@@ -216,27 +214,25 @@ static void exit_key_make(void)
 	exit_key_err = pthread_key_create(&exit_key, exit_flush);
 }
 
-/* 0, or -errno where the thread's exit cannot be hooked (nothing is queued then). */
-static int arm_exit_flush(struct ims_kvm_outbox *o)
+/* false where the thread's exit cannot be hooked: then nothing is queued. */
+static bool arm_exit_flush(struct ims_kvm_outbox *o)
 {
-	int err;
-
 	pthread_once(&exit_once, exit_key_make);
-	err = exit_key_err ? exit_key_err : pthread_setspecific(exit_key, o);
-	if (err)
-		return ims__error(-err, "kvm: cannot arrange to signal posted messages at thread exit: %s",
-				  strerror(err));
+	if (exit_key_err || pthread_setspecific(exit_key, o))
+		return false;
 	o->armed = true;
-	return 0;
+	return true;
 }
 
+/* 1: posted (how many vCPUs take it is known when it is signalled); or a
+ * negative errno of the messages a full queue had to signal first. */
 int ims__kvm_apic_sink_posted(void *ctx, const struct ims_hw_apic_irq *irq)
 {
 	struct ims_kvm *k = ctx;
 	struct ims_kvm_outbox *o = &ims__kvm_outbox;
 	int ret = 0;
 
-	if (ims_unlikely(!o->armed) && arm_exit_flush(o))
+	if (ims_unlikely(!o->armed) && !arm_exit_flush(o))
 		return ims__kvm_apic_sink(ctx, irq);	/* not queued: sent now */
 	if (ims_unlikely(o->n == IMS_KVM_POSTED))
 		ret = ims__kvm_flush();

@@ -67,7 +67,7 @@ uint64_t ims__kvm_route_pushes(const struct ims_kvm *k);
  *
  * Why: a system call leaves the CPU's return-address predictor holding the
  * kernel's addresses, so every function the thread then returns through
- * mispredicts (about 7 ns a frame on the benchmark machine; docs/
+ * mispredicts (about 6 ns a frame on the benchmark machine; docs/
  * performance.md). Signalling from the sink would put the ioctl under the
  * whole device -> remapping unit -> sink chain; a caller that flushes at
  * the top of its loop keeps it one frame deep.

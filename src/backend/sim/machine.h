@@ -266,6 +266,7 @@ static inline int ims__sim_flush(struct sim_machine *m, int ret)
 
 	return ret ? ret : r;
 }
+
 /*
  * Lend v's irq to another handler (a benchmark's): the machine's checking
  * handler is freed and fn(ctx) installed. With fn NULL, the handler
