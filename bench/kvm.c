@@ -365,7 +365,7 @@ int ims__bench_kvm_signal(uint32_t runs, ims_bench_fn fn, void *ctx)
 	struct ims_bench_result r = {
 		.name = "kvm_signal", .runs = runs, .target_ratio = 1.10,
 		.what = "the kvm backend's part alone: the APIC sink composes the remapped "
-			"interrupt's message and signals it",
+			"interrupt's message and posts it, the flush signals it",
 	};
 
 	return kvm_bench(&r, sink_block, fn, ctx);
