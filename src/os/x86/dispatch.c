@@ -2,9 +2,12 @@
  * CPU dispatch: the interrupt entry of an x86 CPU. The CPU has taken a
  * vector from its local APIC; the per-CPU vector table names the irq that
  * owns it, and the irq's flow runs. No lock is taken: the table holds irq
- * numbers, not pointers, so an entry read just before it changes still
- * names a number that the core looks up safely (an irq freed meanwhile is
- * counted spurious by the core). The first interrupt on the new vector of
+ * numbers, not pointers, read inside an RCU read section that lasts until
+ * the core has looked the number up. Freeing an irq clears its table
+ * entries before it retires the descriptor (an RCU grace period), and the
+ * number is handed out again only after that, so an entry read just before
+ * it changes finds the freed irq (counted spurious by the core), never the
+ * next owner of its number. The first interrupt on the new vector of
  * a move clears the entry's moved bit, which is what tells cleanup that
  * the device now uses the new message.
  *
@@ -18,6 +21,7 @@
 
 #include "os/x86/vector.h"
 #include "util/log.h"
+#include "util/rcu.h"
 
 struct dispatch_ctx {
 	struct ims_x86_vector_domain *vd;
@@ -70,8 +74,14 @@ IMS_API int ims_x86_vector_dispatch(struct ims_x86_vector_domain *vd, uint32_t c
 		goto out;
 	}
 	slot = ims__vt_entry(vd, cpu, vector);
+	/*
+	 * Until the core has looked the irq up: a number freed after this
+	 * read is not reused before the section ends (the free waits for it).
+	 */
+	ims__rcu_read_lock();
 	e = atomic_load_explicit(slot, memory_order_acquire);
 	if (ims_unlikely(!(e & VT_VALID))) {
+		ims__rcu_read_unlock();
 		atomic_fetch_add_explicit(&vd->cpu_count[cpu].spurious, 1, memory_order_relaxed);
 		rc = -ENOENT;
 		goto out;
@@ -83,7 +93,10 @@ IMS_API int ims_x86_vector_dispatch(struct ims_x86_vector_domain *vd, uint32_t c
 		atomic_compare_exchange_strong_explicit(slot, &expect, e & ~VT_MOVED,
 							memory_order_acq_rel, memory_order_relaxed);
 	}
+	if (ims_unlikely(atomic_load_explicit(&vd->test_dispatch_stall, memory_order_relaxed)))
+		atomic_load(&vd->test_dispatch_stall)(vd->test_dispatch_stall_ctx, cpu, VT_IRQ(e));
 	rc = ims_irq_handle(vd->core, VT_IRQ(e), cpu);
+	ims__rcu_read_unlock();
 	if (ims_unlikely(rc == -ENOENT))
 		atomic_fetch_add_explicit(&vd->cpu_count[cpu].spurious, 1, memory_order_relaxed);
 	else	/* one dispatcher per CPU: a plain increment, no locked RMW */

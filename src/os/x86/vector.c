@@ -128,6 +128,13 @@ void ims__x86_vector_test_no_hold(struct ims_x86_vector_domain *vd, bool on)
 	ims__mutex_unlock(&vd->vector_lock);
 }
 
+void ims__x86_vector_test_dispatch_stall(struct ims_x86_vector_domain *vd,
+					 void (*fn)(void *ctx, uint32_t cpu, unsigned int irq), void *ctx)
+{
+	vd->test_dispatch_stall_ctx = ctx;
+	atomic_store(&vd->test_dispatch_stall, fn);
+}
+
 /* One held vector: free it if its time has come. */
 static void cleanup_one_locked(struct ims_x86_vector_domain *vd, uint32_t cpu, uint32_t vector)
 {

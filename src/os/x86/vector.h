@@ -96,10 +96,17 @@ struct ims_x86_vector_domain {
 	/* Test only: free a vector the irq leaves at once, even while the
 	 * APIC still holds an interrupt for it (the bug the hold prevents). */
 	bool test_no_hold;
+	/* Test only: called by dispatch between reading the table entry and
+	 * looking its irq up (a CPU that stalls there). */
+	_Atomic(void (*)(void *ctx, uint32_t cpu, unsigned int irq)) test_dispatch_stall;
+	void *test_dispatch_stall_ctx;
 };
 
 /* Test only: switch the deliberate bug above on or off. */
 void ims__x86_vector_test_no_hold(struct ims_x86_vector_domain *vd, bool on);
+/* Test only: a hook dispatch calls between its table read and the irq lookup (NULL: none). */
+void ims__x86_vector_test_dispatch_stall(struct ims_x86_vector_domain *vd,
+					 void (*fn)(void *ctx, uint32_t cpu, unsigned int irq), void *ctx);
 
 static inline _Atomic uint64_t *ims__vt_entry(struct ims_x86_vector_domain *vd, uint32_t cpu,
 					      uint32_t vector)
